@@ -1,0 +1,43 @@
+# eenn: the Makefile only wires the pipeline's steps together; the work is in host/eenn.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+EENN := $(VENV)/bin/eenn
+BOARD ?= nrf52
+NAME ?= default
+PROJECT ?=
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
+
+.PHONY: setup apt-packages test build firmware clean
+
+## setup: Debian packages and the virtual environment (idempotent; quick when done)
+setup: apt-packages $(VENV)/.installed
+
+apt-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+## test: the whole suite (pytest's "no tests collected" exits 5 and fails the target)
+test: setup
+	$(PYTHON) -m pytest tests
+
+## build: train, quantize and split the EENN into int8 stages (cached)
+build: setup
+	$(EENN) build --name $(NAME) $(PROJECT_FLAG)
+
+## firmware: the main job, for BOARD (code generation and firmware come with their own steps)
+firmware: build
+
+clean:
+	rm -rf generated/*/ generated/.cache

@@ -1,0 +1,116 @@
+"""The `eenn` command: a thin layer over the library.
+
+Exit codes: 0 success; 1 bad input or environment (one line on stderr); 2 bad usage;
+130 interrupted.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import EennError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _thresholds(text: str):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a probability or a comma-separated list of them") from None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _names(text: str) -> tuple:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="eenn", description="Early-exit neural networks for Cortex-M microcontrollers.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="train, quantize and split an EENN into int8 stages")
+    b.add_argument("--project", type=Path, help="project file (TOML); flags override it")
+    b.add_argument("--name", help="output name: generated/NAME/ (default: default)")
+    b.add_argument("--dataset", help="built-in dataset (digits, mnist1d) or a .npz/.csv file")
+    b.add_argument("--model", help="zoo model (see 'eenn zoo')")
+    b.add_argument("--exits", type=_names, help="comma-separated exit points, in network order")
+    b.add_argument("--head", help="exit head family: dense or conv")
+    b.add_argument("--training", dest="mode", help="joint, or frozen (backbone first, then heads only)")
+    b.add_argument("--epochs", type=int)
+    b.add_argument("--seed", type=int)
+    b.add_argument("--threshold", type=_thresholds, help="confidence threshold(s), probability in [0, 1]")
+    b.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    s = sub.add_parser("simulate", help="evaluate the exit policy on a build's TFLM records")
+    s.add_argument("--name", default="default")
+    s.add_argument("--out", type=Path, default=Path("generated"))
+    s.add_argument("--split", default="test", help="records to use: test or calib")
+    s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
+
+    sub.add_parser("zoo", help="list the zoo's models and the built-in datasets")
+    return p
+
+
+def _build(args) -> None:
+    from . import pipeline, project
+
+    proj = project.load(args.project)
+    proj = project.override(
+        proj, name=args.name, seed=args.seed, **{
+            "data.source": args.dataset, "model.name": args.model, "model.exits": args.exits,
+            "model.head": args.head, "training.mode": args.mode, "training.epochs": args.epochs,
+            "decision.threshold": args.threshold,
+        })
+    result = pipeline.build(proj, args.out, progress=not args.quiet)
+    print(result.report)
+    print(f"wrote {result.directory}/")
+
+
+def _simulate(args) -> None:
+    from . import pipeline, policy, report
+
+    directory = args.out / args.name
+    manifest = pipeline.load_manifest(directory)
+    records = pipeline.load_records(directory, manifest, args.split)
+    stages = manifest["stages"]
+    if args.threshold is None:
+        levels = tuple(manifest["decision"]["thresholds_int8"])
+    else:
+        from .flatbuffer import Quantization
+
+        quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in stages[:-1]]
+        levels = policy.thresholds_for(args.threshold, quants)
+    result = policy.evaluate(records, policy.ConfidencePolicy(levels), [s["cumulative_macs"] for s in stages],
+                             manifest["full_model_macs"])
+    print(f"thresholds (int8): {', '.join(map(str, levels))}")
+    print(report.policy_line(result))
+
+
+def _zoo(args) -> None:
+    from . import data, report, zoo
+
+    rows = [[e.name, "x".join(map(str, e.input_shape)), e.dataset or "(user data)", ", ".join(e.exit_points),
+             ", ".join(e.default_exits)] for e in zoo.ZOO.values()]
+    print(report.table(["model", "input", "trains on", "exit points", "default exits"], rows))
+    print(f"built-in datasets: {', '.join(data.BUILTIN)}")
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    try:
+        {"build": _build, "simulate": _simulate, "zoo": _zoo}[args.command](args)
+    except EennError as e:
+        print(f"eenn: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("eenn: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Exit heads on a Keras backbone: attach them, train them, rebuild for conversion.
+
+An EENN here is a Keras functional model with one softmax output per exit, in network
+order, the backbone's own classifier last. Output k is named `exit{k}`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EennError
+
+HEADS = ("dense", "conv")
+TRAINING_MODES = ("joint", "frozen")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """`dense`: global average pooling + dense softmax; `conv`: a 3x3 conv of `width` channels first."""
+
+    family: str = "dense"
+    width: int = 16
+
+
+def exit_name(k: int) -> str:
+    return f"exit{k}"
+
+
+def _head(layers, x, spec: HeadSpec, num_classes: int, k: int):
+    rank = len(x.shape)
+    if spec.family == "conv" and rank in (3, 4):
+        conv = layers.Conv2D if rank == 4 else layers.Conv1D
+        x = conv(spec.width, 3, padding="same", activation="relu", name=f"exit{k}_conv")(x)
+    if rank == 4:
+        x = layers.GlobalAveragePooling2D(name=f"exit{k}_pool")(x)
+    elif rank == 3:
+        x = layers.GlobalAveragePooling1D(name=f"exit{k}_pool")(x)
+    elif rank != 2:
+        raise EennError(f"exit {k}: cannot attach a head to a tensor of rank {rank}")
+    return layers.Dense(num_classes, activation="softmax", name=exit_name(k))(x)
+
+
+def attach(backbone, exit_points, num_classes: int, head: HeadSpec = HeadSpec()):
+    """Return a model whose outputs are the heads at `exit_points` then the backbone's output."""
+    import keras
+    from keras import layers
+
+    if head.family not in HEADS:
+        raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
+    names = [layer.name for layer in backbone.layers]
+    order = []
+    for point in exit_points:
+        if point not in names:
+            raise EennError(f"exit point '{point}' is not a layer of model '{backbone.name}'")
+        order.append(names.index(point))
+    if order != sorted(set(order)):
+        raise EennError(f"exit points {list(exit_points)} must be distinct and in network order")
+    outputs = [_head(layers, backbone.get_layer(p).output, head, num_classes, k) for k, p in enumerate(exit_points)]
+    final = layers.Identity(name=exit_name(len(exit_points)))(backbone.output)
+    return keras.Model(backbone.input, outputs + [final], name=f"{backbone.name}_eenn")

@@ -1,0 +1,181 @@
+"""`eenn build`: data -> trained EENN -> one int8 flatbuffer -> stages -> records -> manifest.
+
+Everything lands in `generated/<name>/` at once: the directory is assembled beside it and
+renamed into place, so a failure leaves the previous build (or nothing) behind.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic, data, policy, quantize, stages, training, zoo
+from .errors import EennError
+from .project import Project
+from .report import build_table
+from .simulate import Records, StageChain
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+UNTRAINED_SAMPLES = 100
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    directory: Path
+    manifest: dict
+    report: str
+
+
+def _versions() -> dict:
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("eenn", "tensorflow-cpu", "tflite-micro")}
+
+
+def load_split(project: Project, entry) -> "tuple[data.Split, bool]":
+    """The data split, and whether the model is trained on it (False: seeded random data)."""
+    source = project.data.source or entry.dataset
+    if source is None:
+        rng = np.random.default_rng(project.seed)
+        x = rng.random((UNTRAINED_SAMPLES, *entry.input_shape), dtype=np.float32)
+        y = np.arange(UNTRAINED_SAMPLES) % entry.num_classes
+        return data.split(data.Dataset("random (untrained)", x, y, entry.num_classes), project.seed), False
+    options = {}
+    if source.endswith(".csv"):
+        options = {"label_column": project.data.label_column, "sample_shape": project.data.sample_shape}
+    loaded = data.load(source, **options)
+    split = data.split(loaded, project.seed, project.data.calib_fraction, project.data.test_fraction)
+    if len(split.sample_shape) != len(entry.input_shape):
+        raise EennError(f"dataset '{source}' has samples of shape {split.sample_shape}; model '{entry.name}' "
+                        f"takes rank-{len(entry.input_shape)} samples like {entry.input_shape}")
+    return split, True
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> list:
+    return [float(np.mean(x == y)) for x, y in zip(a, b)]
+
+
+def _accuracy(preds: np.ndarray, labels: np.ndarray) -> list:
+    return [float(np.mean(p == labels)) for p in preds]
+
+
+def build(project: Project, out_root: Path = Path("generated"), progress: bool = True, log=print) -> BuildResult:
+    project.validate()
+    entry = zoo.get(project.model.name)
+    split, trained = load_split(project, entry)
+    if trained and split.num_classes < 2:
+        raise EennError("the dataset has fewer than 2 classes")
+    entry = _with_data_shape(entry, split)
+    exit_points = project.exit_points
+    num_exits = len(exit_points) + 1
+    out_root = Path(out_root)
+
+    if trained:
+        model, cache_path = training.train_cached(entry, split, exit_points, project.head, project.training,
+                                                  project.seed, out_root / ".cache" / "models", progress)
+    else:
+        model, cache_path = training.untrained(entry, exit_points, project.head, split.num_classes, project.seed), None
+    origin = f"weights {cache_path}" if cache_path else "untrained: seeded random weights"
+    log(f"model: {entry.name} with exits at {', '.join(exit_points)} ({origin})")
+
+    batch1 = training.build_eenn(entry, exit_points, project.head, split.num_classes, batch_size=1)
+    whole = quantize.to_int8_tflite(model, batch1, split.train.x)
+    stage_list = stages.split(whole, num_exits)
+    full_macs = stages.full_model_macs(whole, num_exits)
+
+    in_q = stage_list[0].input.quantization
+    chain = StageChain([s.tflite for s in stage_list])
+    records = {
+        name: chain.run(quantize.quantize_input(part.x, in_q.scale[0], in_q.zero_point[0]),
+                        part.y if trained else None, progress)
+        for name, part in (("calib", split.calib), ("test", split.test))
+    }
+    float_test = training.predict(model, split.test.x).argmax(-1)
+
+    cumulative = np.cumsum([s.macs for s in stage_list]).tolist()
+    thresholds = policy.thresholds_for(project.decision.threshold, [s.exit_output.quantization for s in stage_list[:-1]])
+    test = records["test"]
+    metrics = {
+        "float_accuracy": _accuracy(float_test, split.test.y) if trained else None,
+        "int8_accuracy": _accuracy(test.predictions.T, split.test.y) if trained else None,
+        "int8_float_agreement": _agreement(test.predictions.T, float_test),
+        "policy": policy.evaluate(test, policy.ConfidencePolicy(thresholds), cumulative, full_macs),
+    }
+    manifest = {
+        "format": FORMAT,
+        "name": project.name,
+        "versions": _versions(),
+        "project": _jsonable(asdict(project)),
+        "dataset": {
+            "source": split.train.name, "trained": trained, "num_classes": split.num_classes,
+            "sample_shape": list(split.sample_shape),
+            "split": {k: len(v) for k, v in split.parts().items()}, "split_digest": split.digest(),
+        },
+        "model": {"name": entry.name, "exit_points": list(exit_points), "head": asdict(project.head),
+                  "training_cache": cache_path.name if cache_path else None},
+        "input": stage_list[0].input.as_dict(),
+        "full_model_macs": full_macs,
+        "stages": [_stage_entry(s, cumulative[s.index]) for s in stage_list],
+        "exits": [{"index": k, "point": p, "stage": k} for k, p in enumerate([*exit_points, "final"])],
+        "decision": {"mechanism": project.decision.mechanism,
+                     "threshold_probability": _jsonable(project.decision.threshold),
+                     "thresholds_int8": list(thresholds)},
+        "records": {"calib": "records_calib.npz", "test": "records_test.npz"},
+        "metrics": {"test": metrics},
+    }
+    report = build_table(manifest)
+    with atomic.staged_directory(out_root / project.name) as tmp:
+        (tmp / "model.tflite").write_bytes(whole)
+        for s in stage_list:
+            (tmp / f"stage{s.index}.tflite").write_bytes(s.tflite)
+        for name, rec in records.items():
+            rec.save(tmp / f"records_{name}.npz")
+        atomic.write_json(tmp / MANIFEST, manifest)
+        atomic.write_text(tmp / "report.txt", report + "\n")
+    return BuildResult(out_root / project.name, manifest, report)
+
+
+def _with_data_shape(entry, split):
+    """Zoo backbones are built for the data's sample shape (same rank as the zoo's)."""
+    return replace(entry, input_shape=tuple(split.sample_shape))
+
+
+def _stage_entry(s: stages.Stage, cumulative_macs: int) -> dict:
+    return {
+        "index": s.index, "file": f"stage{s.index}.tflite", "bytes": len(s.tflite),
+        "sha256": hashlib.sha256(s.tflite).hexdigest(), "ops": list(s.ops),
+        "macs": s.macs, "cumulative_macs": cumulative_macs,
+        "input": s.input.as_dict(), "exit_output": s.exit_output.as_dict(),
+        "boundary": s.boundary.as_dict() if s.boundary else None,
+    }
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def load_manifest(directory: Path) -> dict:
+    path = Path(directory) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EennError(f"{path}: no manifest; run 'eenn build' first") from None
+    except json.JSONDecodeError as e:
+        raise EennError(f"{path}: not valid JSON ({e})") from None
+    if manifest.get("format") != FORMAT:
+        raise EennError(f"{path}: manifest format {manifest.get('format')} is not {FORMAT}; rebuild it")
+    return manifest
+
+
+def load_records(directory: Path, manifest: dict, split_name: str) -> Records:
+    if split_name not in manifest["records"]:
+        raise EennError(f"no records for split '{split_name}'; expected one of {', '.join(manifest['records'])}")
+    return Records.load(Path(directory) / manifest["records"][split_name])
+

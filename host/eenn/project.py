@@ -1,0 +1,156 @@
+"""The project file (TOML): dataset, model, exits, training and decision.
+
+Every key has a default, so no file is needed. Unknown sections or keys and values of the
+wrong type are errors that name the file and the key.
+
+    name = "default"
+    seed = 0
+    [data]      source = "digits" (or a .npz/.csv path); calib_fraction = 0.2; test_fraction = 0.2
+                label_column = "label"; sample_shape = [40, 1]   # CSV only
+    [model]     name = "digits-cnn"; exits = ["block1", "block2"]; head = "conv"; head_width = 16
+    [training]  mode = "joint"; epochs = 60; batch_size = 32; learning_rate = 0.003
+                exit_loss_weights = [1, 1, 1]
+    [decision]  mechanism = "confidence"; threshold = 0.9   # or one per early exit
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from . import zoo
+from .errors import EennError
+from .exits import HeadSpec
+from .training import TrainingConfig
+
+MECHANISMS = ("confidence",)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: "str | None" = None  # None: the zoo model's own dataset (untrained if it has none)
+    calib_fraction: float = 0.2
+    test_fraction: float = 0.2
+    label_column: str = "label"
+    sample_shape: "tuple | None" = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "digits-cnn"
+    exits: "tuple | None" = None  # None: the zoo entry's default exits
+    head: str = "conv"
+    head_width: int = 16
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    mechanism: str = "confidence"
+    threshold: "float | tuple" = 0.9
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str = "default"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+
+    @property
+    def exit_points(self) -> tuple:
+        return self.model.exits if self.model.exits is not None else zoo.get(self.model.name).default_exits
+
+    @property
+    def head(self) -> HeadSpec:
+        return HeadSpec(self.model.head, self.model.head_width)
+
+    def validate(self) -> "Project":
+        if not _NAME.match(self.name):
+            raise EennError(f"project name '{self.name}' must be letters, digits, '.', '_' or '-'")
+        entry = zoo.get(self.model.name)
+        unknown = [p for p in self.exit_points if p not in entry.exit_points]
+        if unknown:
+            raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
+                            f"candidates: {', '.join(entry.exit_points)}")
+        if self.model.head_width < 1:
+            raise EennError(f"model.head_width must be at least 1, got {self.model.head_width}")
+        if self.decision.mechanism not in MECHANISMS:
+            raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; expected one of {', '.join(MECHANISMS)}")
+        self.training.validate(len(self.exit_points) + 1)
+        return self
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "decision": DecisionConfig}
+
+
+def _typed(source: str, key: str, value, annotation: str):
+    """Check a TOML value against a field's annotation (a string: these dataclasses use str hints)."""
+    allowed = annotation.strip('"').replace(" ", "").split("|")
+    if value is None and "None" in allowed:
+        return None
+    for kind in allowed:
+        if kind == "bool" and isinstance(value, bool):
+            return value
+        if isinstance(value, bool):
+            continue
+        if kind == "int" and isinstance(value, int):
+            return value
+        if kind == "float" and isinstance(value, (int, float)):
+            return float(value)
+        if kind == "str" and isinstance(value, str):
+            return value
+        if kind == "tuple" and isinstance(value, list):
+            return tuple(value)
+    raise EennError(f"{source}: '{key}' must be {' or '.join(a for a in allowed if a != 'None')}, got {value!r}")
+
+
+def _section(source: str, cls, table: dict, prefix: str):
+    known = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in known:
+            raise EennError(f"{source}: unknown key '{prefix}{key}'; expected one of {', '.join(known)}")
+        values[key] = _typed(source, prefix + key, value, known[key])
+    return cls(**values)
+
+
+def load(path: "Path | None" = None) -> Project:
+    """The project described by a TOML file, or the defaults when `path` is None."""
+    if path is None:
+        return Project()
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise EennError(f"{path}: no such project file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise EennError(f"{path}: not valid TOML ({e})") from None
+    top = {}
+    sections = {}
+    for key, value in doc.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise EennError(f"{path}: '{key}' must be a table ([{key}])")
+            sections[key] = _section(str(path), _SECTIONS[key], value, f"{key}.")
+        elif key in ("name", "seed"):
+            top[key] = _typed(str(path), key, value, "str" if key == "name" else "int")
+        else:
+            raise EennError(f"{path}: unknown key '{key}'; expected name, seed, or a table {', '.join(_SECTIONS)}")
+    return Project(**top, **sections)
+
+
+def override(project: Project, **changes) -> Project:
+    """Apply CLI flags given as 'section.key' (or top-level) -> value; None means not given."""
+    for dotted, value in changes.items():
+        if value is None:
+            continue
+        if "." in dotted:
+            section, key = dotted.split(".", 1)
+            project = replace(project, **{section: replace(getattr(project, section), **{key: value})})
+        else:
+            project = replace(project, **{dotted: value})
+    return project

@@ -1,0 +1,43 @@
+"""Plain-text tables of a build: what each exit costs and how accurate it is."""
+
+
+def _pct(x) -> str:
+    return "   n/a" if x is None else f"{100 * x:5.1f}%"
+
+
+def table(header: list, rows: list) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def policy_line(result: dict) -> str:
+    hist = " / ".join(str(n) for n in result["exit_histogram"])
+    acc = "n/a" if result["accuracy"] is None else f"{100 * result['accuracy']:.1f}%"
+    return (f"EENN accuracy {acc} on {result['samples']} samples; exits taken {hist}; "
+            f"mean {result['mean_macs']:,.0f} MACs per inference = {100 * result['mean_macs_relative']:.1f}% "
+            "of the full model")
+
+
+def build_table(manifest: dict) -> str:
+    m = manifest["metrics"]["test"]
+    full = manifest["full_model_macs"]
+    n = len(manifest["exits"])
+    float_acc = m["float_accuracy"] or [None] * n
+    int8_acc = m["int8_accuracy"] or [None] * n
+    rows = [
+        [e["index"], e["point"], f"{s['cumulative_macs']:,}", _pct(s["cumulative_macs"] / full),
+         _pct(float_acc[k]), _pct(int8_acc[k]), _pct(m["int8_float_agreement"][k])]
+        for k, (e, s) in enumerate(zip(manifest["exits"], manifest["stages"]))
+    ]
+    ds = manifest["dataset"]
+    title = (f"{manifest['name']}: {manifest['model']['name']} on {ds['source']} "
+             f"(test split: {ds['split']['test']} samples; full model {full:,} MACs)")
+    dec = manifest["decision"]
+    levels = ", ".join(str(t) for t in dec["thresholds_int8"])
+    return "\n".join([
+        title,
+        table(["exit", "point", "MACs to reach", "of full", "float acc", "int8 acc", "int8=float"], rows),
+        f"decision: {dec['mechanism']} >= {dec['threshold_probability']} (int8 levels {levels})",
+        policy_line(m["policy"]),
+    ])

@@ -1,0 +1,147 @@
+"""Training an EENN (joint, or heads-only on a frozen backbone), cached by digest.
+
+The cache key covers everything that changes the weights: model, exits, head, training
+parameters, seed, the training data's digest and the TensorFlow version.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import exits as exits_mod
+from .data import Split
+from .errors import EennError
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    mode: str = "joint"  # joint: weighted sum of exit losses; frozen: backbone first, then heads only
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    exit_loss_weights: "tuple | None" = None  # joint mode; default: all exits weigh 1
+
+    def validate(self, num_exits: int) -> None:
+        if self.mode not in exits_mod.TRAINING_MODES:
+            raise EennError(f"training mode '{self.mode}' is unknown; expected one of {', '.join(exits_mod.TRAINING_MODES)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise EennError(f"training epochs ({self.epochs}) and batch size ({self.batch_size}) must be at least 1")
+        if not self.learning_rate > 0:
+            raise EennError(f"training learning rate must be positive, got {self.learning_rate}")
+        w = self.exit_loss_weights
+        if w is not None and (len(w) != num_exits or any(x < 0 for x in w)):
+            raise EennError(f"exit_loss_weights {list(w)} must be {num_exits} non-negative numbers, one per exit")
+
+
+class _ProgressBar:
+    """A tqdm bar over epochs, showing each exit's training accuracy."""
+
+    def __new__(cls, total: int, desc: str):
+        import keras
+        from tqdm import tqdm
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.bar = tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, leave=False)
+
+            def on_epoch_end(self, epoch, logs=None):
+                accs = [f"{v:.3f}" for k, v in sorted((logs or {}).items()) if k.endswith("accuracy")]
+                self.bar.set_postfix_str("acc " + " ".join(accs))
+                self.bar.update(1)
+
+            def on_train_end(self, logs=None):
+                self.bar.close()
+
+        return Callback()
+
+
+def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int, split: Split) -> str:
+    import tensorflow as tf
+
+    desc = {
+        "model": model_name, "exits": list(exit_points), "head": asdict(head), "training": asdict(cfg),
+        "seed": seed, "train": split.train.digest(), "tensorflow": tf.__version__, "format": 1,
+    }
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def build_eenn(entry, exit_points, head, num_classes: int, batch_size=None):
+    backbone = entry.build(entry.input_shape, num_classes, batch_size)
+    return exits_mod.attach(backbone, exit_points, num_classes, head)
+
+
+def _fit(model, split: Split, cfg: TrainingConfig, weights, seed: int, desc: str, progress: bool):
+    import keras
+
+    n_out = len(model.outputs)
+    steps = cfg.epochs * -(-len(split.train) // cfg.batch_size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
+        loss=["sparse_categorical_crossentropy"] * n_out,
+        loss_weights=list(weights),
+        metrics=[["accuracy"]] * n_out,
+    )
+    keras.utils.set_random_seed(seed)
+    model.fit(
+        split.train.x, [split.train.y] * n_out, epochs=cfg.epochs, batch_size=cfg.batch_size,
+        shuffle=True, verbose=0, callbacks=[_ProgressBar(cfg.epochs, desc)] if progress else [],
+    )
+
+
+def train(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int, progress: bool = True):
+    """A trained Keras EENN (outputs: one per exit, the final one last)."""
+    import keras
+
+    num_exits = len(exit_points) + 1
+    cfg.validate(num_exits)
+    keras.utils.set_random_seed(seed)
+    model = build_eenn(entry, exit_points, head, split.num_classes)
+    if cfg.mode == "joint":
+        _fit(model, split, cfg, cfg.exit_loss_weights or [1.0] * num_exits, seed, "training (joint)", progress)
+    else:
+        _fit(model, split, cfg, [0.0] * (num_exits - 1) + [1.0], seed, "training backbone", progress)
+        head_layers = {layer.name for layer in model.layers if layer.name.startswith("exit")}
+        for layer in model.layers:
+            layer.trainable = layer.name in head_layers
+        _fit(model, split, cfg, [1.0] * (num_exits - 1) + [0.0], seed + 1, "training heads (frozen backbone)", progress)
+    return model
+
+
+def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int,
+                 cache_dir: Path, progress: bool = True):
+    """Load the model trained with this configuration and data, or train and cache it."""
+    import keras
+
+    path = Path(cache_dir) / f"{cache_key(entry.name, exit_points, head, cfg, seed, split)}.keras"
+    if path.exists():
+        return keras.models.load_model(path, compile=False), path
+    model = train(entry, split, exit_points, head, cfg, seed, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return model, path
+
+
+def untrained(entry, exit_points, head, num_classes: int, seed: int):
+    """Seeded random weights: for code generation and benchmarks when no data is given."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return build_eenn(entry, exit_points, head, num_classes)
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    """Float probabilities, shape (exits, samples, classes)."""
+    return np.stack(model.predict(x, batch_size=256, verbose=0))
