@@ -18,7 +18,7 @@ TRAINING_MODES = ("joint", "frozen")
 class HeadSpec:
     """`dense`: global average pooling + dense softmax; `conv`: a 3x3 conv of `width` channels first."""
 
-    family: str = "dense"
+    family: str = "conv"
     width: int = 16
 
 

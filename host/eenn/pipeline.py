@@ -77,7 +77,8 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
         model, cache_path = training.train_cached(entry, split, exit_points, project.head, project.training,
                                                   project.seed, out_root / ".cache" / "models", progress)
     else:
-        model, cache_path = training.untrained(entry, exit_points, project.head, split.num_classes, project.seed), None
+        model = training.untrained(entry, exit_points, project.head, split.num_classes, project.seed, split.train.x)
+        cache_path = None
     origin = f"weights {cache_path}" if cache_path else "untrained: seeded random weights"
     log(f"model: {entry.name} with exits at {', '.join(exit_points)} ({origin})")
 

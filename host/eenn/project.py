@@ -40,8 +40,8 @@ class DataConfig:
 class ModelConfig:
     name: str = "digits-cnn"
     exits: "tuple | None" = None  # None: the zoo entry's default exits
-    head: str = "conv"
-    head_width: int = 16
+    head: str = HeadSpec.family
+    head_width: int = HeadSpec.width
 
 
 @dataclass(frozen=True)

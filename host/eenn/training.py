@@ -134,12 +134,24 @@ def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, se
     return model, path
 
 
-def untrained(entry, exit_points, head, num_classes: int, seed: int):
-    """Seeded random weights: for code generation and benchmarks when no data is given."""
+def untrained(entry, exit_points, head, num_classes: int, seed: int, x: np.ndarray):
+    """Seeded random weights, for code generation and benchmarks when no data is given.
+
+    Each batch normalization takes the mean and variance its input has on `x`, in network
+    order, so activations stay in range through deep untrained backbones (without that,
+    logits grow so large that an int8 softmax cannot represent its input scale).
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
-    return build_eenn(entry, exit_points, head, num_classes)
+    model = build_eenn(entry, exit_points, head, num_classes)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            a = keras.Model(model.input, layer.input).predict(x, verbose=0)
+            axes = tuple(range(a.ndim - 1))
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([gamma, beta, a.mean(axis=axes), a.var(axis=axes)])
+    return model
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:

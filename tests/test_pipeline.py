@@ -1,0 +1,125 @@
+"""The default build, end to end: acceptance figures, the manifest, and all-or-nothing output."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from eenn import pipeline, project, stages
+from eenn.errors import EennError
+from eenn.simulate import Records, StageChain
+
+
+def test_default_eenn_meets_the_targets(default_build):
+    m = default_build.manifest
+    test = m["metrics"]["test"]
+    assert test["int8_accuracy"][-1] >= 0.95
+    assert m["stages"][0]["cumulative_macs"] <= 0.25 * m["full_model_macs"]
+    assert min(test["int8_float_agreement"]) >= 0.98
+    assert m["dataset"]["split"]["test"] >= 300
+
+
+def test_manifest_describes_the_stage_files(default_build):
+    import hashlib
+
+    d, m = default_build.directory, default_build.manifest
+    assert json.loads((d / "manifest.json").read_text()) == m
+    for k, s in enumerate(m["stages"]):
+        data = (d / s["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == s["sha256"]
+        if k:
+            assert s["input"] == m["stages"][k - 1]["boundary"]  # same tensor, same quantization
+    assert m["stages"][-1]["boundary"] is None
+    assert [e["point"] for e in m["exits"]] == ["block1", "block2", "final"]
+    assert m["decision"]["thresholds_int8"] == [103, 103]
+    assert len(m["dataset"]["split_digest"]) == 64
+
+
+def test_records_are_what_the_stages_compute(default_build):
+    d, m = default_build.directory, default_build.manifest
+    rec = pipeline.load_records(d, m, "test")
+    assert rec.probs.shape == (m["dataset"]["split"]["test"], 3, 10)
+    chain = StageChain([(d / s["file"]).read_bytes() for s in m["stages"]])
+    from eenn import data, quantize
+
+    split = data.split(data.load("digits"), seed=0)
+    q = m["input"]["quantization"]
+    x = quantize.quantize_input(split.test.x[:20], q["scale"][0], q["zero_point"][0])
+    np.testing.assert_array_equal(chain.run(x).probs, rec.probs[:20])
+    np.testing.assert_array_equal(rec.labels, split.test.y)
+
+
+def test_report_lists_every_exit(default_build):
+    lines = default_build.report.splitlines()
+    assert lines[0].startswith("default: digits-cnn on digits")
+    assert any(" block1 " in line for line in lines) and any(" final " in line for line in lines)
+    assert "EENN accuracy" in lines[-1]
+    assert (default_build.directory / "report.txt").read_text().strip() == default_build.report
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros((10, 8, 8, 1)), y=np.full(10, -1))
+    p = project.override(project.Project(), name="broken", **{"data.source": str(bad)})
+    with pytest.raises(EennError, match="label -1"):
+        pipeline.build(p, tmp_path / "generated", progress=False, log=lambda *_: None)
+    assert not (tmp_path / "generated" / "broken").exists()
+    assert not any(p.name.startswith(".broken") for p in (tmp_path / "generated").glob(".*"))
+
+
+def test_untrained_zoo_model_builds_without_data(tmp_path):
+    p = project.override(project.Project(), name="kws", **{"model.name": "ds-cnn", "training.epochs": 1})
+    result = pipeline.build(p, tmp_path, progress=False, log=lambda *_: None)
+    m = result.manifest
+    assert m["dataset"]["trained"] is False and m["metrics"]["test"]["int8_accuracy"] is None
+    assert m["input"]["shape"] == [1, 49, 10, 1] and len(m["stages"]) == 3
+    assert Records.load(result.directory / "records_calib.npz").labels.tolist() == [-1] * 20
+
+
+def test_data_of_the_wrong_rank_is_refused(tmp_path):
+    p = project.override(project.Project(), **{"data.source": "mnist1d"})
+    with pytest.raises(EennError, match="model 'digits-cnn' takes rank-3 samples"):
+        pipeline.build(p, tmp_path, progress=False)
+
+
+def _eenn(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "eenn.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["build", "--dataset", "nowhere.npz"], "nowhere.npz: no such file"),
+    (["build", "--model", "vgg16"], "unknown model 'vgg16'"),
+    (["build", "--exits", "block2,block1"], "must be distinct and in network order"),
+    (["build", "--exits", "conv9"], "no exit point 'conv9'"),
+    (["build", "--project", "missing.toml"], "missing.toml: no such project file"),
+    (["simulate", "--name", "never-built"], "no manifest; run 'eenn build' first"),
+])
+def test_cli_errors_are_one_line(tmp_path, args, message):
+    r = _eenn(*args, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("eenn: error: ") and message in r.stderr
+    assert not (tmp_path / "generated").exists() or not any((tmp_path / "generated").iterdir())
+
+
+def test_cli_usage_error_exits_2(tmp_path):
+    assert _eenn("build", "--threshold", "high", cwd=tmp_path).returncode == 2
+
+
+def test_cli_simulate_reads_a_build(default_build):
+    out = default_build.directory.parent
+    r = _eenn("simulate", "--out", str(out), "--threshold", "1.0", cwd=out)
+    assert r.returncode == 0, r.stderr
+    n = default_build.manifest["dataset"]["split"]["test"]
+    assert "thresholds (int8): 128, 128" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
+    r = _eenn("simulate", "--out", str(out), "--split", "calib", "--threshold", "0,0", cwd=out)
+    assert f"exits taken {default_build.manifest['dataset']['split']['calib']} / 0 / 0" in r.stdout
+
+
+def test_cli_zoo_lists_models():
+    r = _eenn("zoo", cwd=".")
+    assert r.returncode == 0
+    for name in ("digits-cnn", "mnist1d-cnn", "resnet8", "ds-cnn", "mobilenetv1-0.25"):
+        assert name in r.stdout

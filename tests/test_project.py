@@ -1,0 +1,56 @@
+import pytest
+
+from eenn import project
+from eenn.errors import EennError
+
+
+def test_defaults_need_no_file():
+    p = project.load(None).validate()
+    assert p.model.name == "digits-cnn" and p.exit_points == ("block1", "block2")
+    assert p.training.mode == "joint" and p.decision.threshold == 0.9
+
+
+def test_file_and_overrides(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('name = "kws"\nseed = 3\n[model]\nname = "ds-cnn"\nexits = ["block2"]\n'
+                    '[training]\nmode = "frozen"\nepochs = 5\n[decision]\nthreshold = [0.8]\n')
+    p = project.load(path)
+    assert (p.name, p.seed, p.exit_points, p.training.mode, p.decision.threshold) == \
+        ("kws", 3, ("block2",), "frozen", (0.8,))
+    p = project.override(p, seed=None, **{"training.epochs": 9, "model.exits": ("block1", "block3")})
+    assert p.training.epochs == 9 and p.seed == 3 and p.exit_points == ("block1", "block3")
+    p.validate()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("colour = 1\n", "unknown key 'colour'"),
+    ("[model]\nsize = 1\n", "unknown key 'model.size'"),
+    ("[training]\nepochs = 'ten'\n", "'training.epochs' must be int"),
+    ("[training]\nepochs = true\n", "'training.epochs' must be int"),
+    ("model = 1\n", "'model' must be a table"),
+    ("name = \n", "not valid TOML"),
+])
+def test_file_errors_name_file_and_key(tmp_path, text, message):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(EennError, match=message) as e:
+        project.load(path)
+    assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"model.name": "vgg"}, "unknown model 'vgg'"),
+    ({"model.exits": ("block9",)}, "no exit point 'block9'"),
+    ({"training.mode": "lazy"}, "training mode 'lazy'"),
+    ({"training.epochs": 0}, "at least 1"),
+    ({"decision.mechanism": "coin"}, "mechanism 'coin'"),
+    ({"name": "../up"}, "project name"),
+])
+def test_validation(changes, message):
+    with pytest.raises(EennError, match=message):
+        project.override(project.Project(), **changes).validate()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(EennError, match="no such project file"):
+        project.load(tmp_path / "none.toml")

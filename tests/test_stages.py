@@ -1,0 +1,135 @@
+"""Stages cut from one int8 model chain on int8: same quantization at every boundary, and
+the chained stages compute exactly what the whole model computes under TFLM."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from tflite_micro import runtime
+
+from eenn import flatbuffer as fb
+from eenn import quantize, stages, training, zoo
+from eenn.errors import EennError
+from eenn.exits import HeadSpec
+from eenn.simulate import StageChain
+
+
+@pytest.fixture(scope="module")
+def converted():
+    """Each zoo model with its default exits, seeded random weights, quantized on random inputs."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            entry = zoo.get(name)
+            rng = np.random.default_rng(0)
+            x = rng.random((32, *entry.input_shape), dtype=np.float32)
+            model = training.untrained(entry, entry.default_exits, HeadSpec(), entry.num_classes, 0, x)
+            batch1 = training.build_eenn(entry, entry.default_exits, HeadSpec(), entry.num_classes, batch_size=1)
+            cache[name] = (entry, quantize.to_int8_tflite(model, batch1, x), x)
+        return cache[name]
+
+    return get
+
+
+def _whole_outputs(model_bytes, num_exits, x):
+    """The whole model's exit outputs under TFLM, in exit order."""
+    model = fb.read(model_bytes)
+    order = list(model.subgraphs[0].outputs)
+    sig = fb.signature_outputs(model)
+    interp = runtime.Interpreter.from_bytes(model_bytes)
+    interp.set_input(x, 0)
+    interp.invoke()
+    return [interp.get_output(order.index(sig[f"output_{k}"])).reshape(-1) for k in range(num_exits)]
+
+
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_stages_chain_on_int8_with_identical_boundary_quantization(converted, name):
+    entry, whole, x_float = converted(name)
+    num_exits = len(entry.default_exits) + 1
+    stage_list = stages.split(whole, num_exits)
+    assert len(stage_list) == num_exits
+    interps = [runtime.Interpreter.from_bytes(s.tflite) for s in stage_list]
+    for k in range(num_exits - 1):
+        out = interps[k].get_output_details(1)
+        nxt = interps[k + 1].get_input_details(0)
+        assert out["dtype"] == nxt["dtype"] == np.int8
+        np.testing.assert_array_equal(out["shape"], nxt["shape"])
+        assert out["quantization_parameters"]["scales"].tolist() == nxt["quantization_parameters"]["scales"].tolist()
+        assert (out["quantization_parameters"]["zero_points"].tolist()
+                == nxt["quantization_parameters"]["zero_points"].tolist())
+    for k, interp in enumerate(interps):
+        probs = interp.get_output_details(0)
+        assert probs["dtype"] == np.int8 and probs["shape"].tolist() == [1, entry.num_classes]
+
+    q = stage_list[0].input.quantization
+    chain = StageChain([s.tflite for s in stage_list])
+    for sample in x_float[:4]:
+        x = quantize.quantize_input(sample[None], q.scale[0], q.zero_point[0])
+        chained = chain.run_one(x)  # feeds stage k's int8 boundary output straight into stage k+1
+        for a, b in zip(chained, _whole_outputs(whole, num_exits, x)):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_stage_macs_add_up(converted, name):
+    entry, whole, _ = converted(name)
+    num_exits = len(entry.default_exits) + 1
+    stage_list = stages.split(whole, num_exits)
+    model = fb.read(whole)
+    sg = model.subgraphs[0]
+    assert sum(s.macs for s in stage_list) == sum(fb.op_macs(model, sg, op) for op in sg.operators)
+    full = stages.full_model_macs(whole, num_exits)
+    assert stage_list[0].macs < full <= sum(s.macs for s in stage_list)
+
+
+def test_digits_cnn_macs_by_hand(converted):
+    entry, whole, _ = converted("digits-cnn")
+    s = stages.split(whole, 3)
+    # conv1 8x8x8 (3x3x1) + exit0 conv 4x4x16 (3x3x8) + exit0 dense 16->10
+    assert s[0].macs == 8 * 8 * 8 * 9 + 4 * 4 * 16 * 72 + 16 * 10
+    assert stages.full_model_macs(whole, 3) == (
+        8 * 8 * 8 * 9 + 4 * 4 * 24 * 72 + 4 * 4 * 24 * 216 + 4 * 4 * 48 * 216 + 4 * 4 * 48 * 432 + 48 * 10)
+
+
+def test_stage_ops_are_int8_builtins(converted):
+    _, whole, _ = converted("resnet8")
+    s = stages.split(whole, 3)
+    assert "ADD" in s[0].ops and "SOFTMAX" in s[0].ops
+    for stage in s:
+        stages.check_int8(fb.read(stage.tflite))
+
+
+def test_float_model_is_refused():
+    import tensorflow as tf
+
+    entry = zoo.get("digits-cnn")
+    model = training.build_eenn(entry, entry.default_exits, HeadSpec(), 10, batch_size=1)
+    float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with pytest.raises(EennError, match=r"op 0 \(CONV_2D\) uses tensor .* of type FLOAT32"):
+        stages.split(float_bytes, 3)
+
+
+def test_wrong_exit_count_is_refused(converted):
+    _, whole, _ = converted("digits-cnn")
+    with pytest.raises(EennError, match="expected \\['output_0', 'output_1'\\]"):
+        stages.split(whole, 2)
+
+
+def test_a_cut_through_a_residual_block_is_refused():
+    """An exit inside a residual block leaves two tensors crossing the cut."""
+    entry = zoo.get("resnet8")
+    entry = replace(entry, input_shape=(8, 8, 3))
+    inside = ("stack1_a",)
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 8, 8, 3), dtype=np.float32)
+    model = training.untrained(entry, inside, HeadSpec("dense"), 10, 0, x)
+    batch1 = training.build_eenn(entry, inside, HeadSpec("dense"), 10, batch_size=1)
+    whole = quantize.to_int8_tflite(model, batch1, x)
+    with pytest.raises(EennError, match="must cross exactly one tensor"):
+        stages.split(whole, 2)
+
+
+def test_not_a_flatbuffer():
+    with pytest.raises(EennError, match="not a TFLite flatbuffer"):
+        stages.split(b"hello world", 1)
