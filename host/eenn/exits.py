@@ -11,7 +11,6 @@ import numpy as np
 from .errors import EennError
 
 HEADS = ("dense", "conv")
-TRAINING_MODES = ("joint", "frozen")
 
 
 @dataclass(frozen=True)

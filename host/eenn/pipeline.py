@@ -66,8 +66,6 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
     project.validate()
     entry = zoo.get(project.model.name)
     split, trained = load_split(project, entry)
-    if trained and split.num_classes < 2:
-        raise EennError("the dataset has fewer than 2 classes")
     entry = _with_data_shape(entry, split)
     exit_points = project.exit_points
     num_exits = len(exit_points) + 1

@@ -5,6 +5,7 @@ records are every exit's int8 probabilities, as the firmware would compute them 
 every stage.
 """
 
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,6 @@ class Records:
         return self.probs.shape[1]
 
     def save(self, path: Path) -> None:
-        import io
-
         buf = io.BytesIO()
         np.savez(buf, probs=self.probs, labels=self.labels)
         atomic.write_bytes(path, buf.getvalue())

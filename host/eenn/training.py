@@ -18,6 +18,8 @@ from . import exits as exits_mod
 from .data import Split
 from .errors import EennError
 
+TRAINING_MODES = ("joint", "frozen")
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -28,8 +30,8 @@ class TrainingConfig:
     exit_loss_weights: "tuple | None" = None  # joint mode; default: all exits weigh 1
 
     def validate(self, num_exits: int) -> None:
-        if self.mode not in exits_mod.TRAINING_MODES:
-            raise EennError(f"training mode '{self.mode}' is unknown; expected one of {', '.join(exits_mod.TRAINING_MODES)}")
+        if self.mode not in TRAINING_MODES:
+            raise EennError(f"training mode '{self.mode}' is unknown; expected one of {', '.join(TRAINING_MODES)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise EennError(f"training epochs ({self.epochs}) and batch size ({self.batch_size}) must be at least 1")
         if not self.learning_rate > 0:

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from eenn import ir, memory
+
+
+def _tensor(i, n, constant=False):
+    return ir.Tensor(i, f"t{i}", (1, n), np.dtype(np.int8), None, np.zeros((1, n), np.int8) if constant else None)
+
+
+def _chain(sizes, kinds=None):
+    """A graph t0 -> op0 -> t1 -> op1 -> ... ; each op also reads one constant."""
+    kinds = kinds or ["CONV_2D"] * (len(sizes) - 1)
+    n = len(sizes)
+    tensors = [_tensor(i, s) for i, s in enumerate(sizes)] + [_tensor(n + i, 4, True) for i in range(n - 1)]
+    ops = [ir.Op(i, kinds[i], (i, n + i), (i + 1,), {}) for i in range(n - 1)]
+    return ir.Graph("g", tuple(tensors), tuple(ops), (0,), (n - 1,))
+
+
+def _assert_valid(p):
+    for a in p.values:
+        assert a.offset % memory.ALIGNMENT == 0 and a.offset + a.size <= p.arena_bytes
+        for b in p.values:
+            if a is not b and a.first <= b.last and b.first <= a.last:
+                assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (a, b)
+    assert p.arena_bytes >= p.peak_bytes
+
+
+def test_chain_ping_pongs_between_two_buffers():
+    p = memory.plan([_chain([64, 64, 64, 64, 64])])
+    _assert_valid(p)
+    assert p.arena_bytes == 128 and p.peak_bytes == 128
+    assert {v.offset for v in p.values} == {0, 64}
+
+
+def test_reshape_aliases_its_input():
+    g = _chain([32, 32, 32], ["RESHAPE", "CONV_2D"])
+    p = memory.plan([g])
+    _assert_valid(p)
+    assert p.offset(0, 0) == p.offset(0, 1)
+    assert p.offset(0, 2) != p.offset(0, 0)
+
+
+def test_boundary_survives_into_the_next_stage_without_a_copy():
+    # stage 0: in -> a -> (exit probs e, boundary b); stage 1: b -> c
+    t = [_tensor(0, 48), _tensor(1, 48), _tensor(2, 16), _tensor(3, 32), _tensor(4, 4, True)]
+    s0 = ir.Graph("s0", tuple(t), (ir.Op(0, "CONV_2D", (0, 4), (1,), {}), ir.Op(1, "SOFTMAX", (1,), (2,), {}),
+                                   ir.Op(2, "CONV_2D", (1, 4), (3,), {})), (0,), (2, 3))
+    u = [_tensor(0, 32), _tensor(1, 64), _tensor(2, 4, True)]
+    s1 = ir.Graph("s1", tuple(u), (ir.Op(0, "CONV_2D", (0, 2), (1,), {}),), (0,), (1,))
+    p = memory.plan([s0, s1])
+    _assert_valid(p)
+    assert p.offset(0, 3) == p.offset(1, 0)
+    shared = [v for v in p.values if (0, 3) in v.tensors][0]
+    assert shared.tensors == ((0, 3), (1, 0)) and shared.first == 2 and shared.last == 3
+    probs = [v for v in p.values if (0, 2) in v.tensors][0]
+    assert probs.last == 2  # the exit decision reads them at the end of stage 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=2, max_size=12))
+def test_random_chains_never_overlap_live_buffers(sizes):
+    _assert_valid(memory.plan([_chain(sizes)]))
+
+
+def test_default_build_stages(default_build):
+    graphs = [ir.read((default_build.directory / s["file"]).read_bytes()) for s in default_build.manifest["stages"]]
+    p = memory.plan(graphs)
+    _assert_valid(p)
+    for k in range(1, len(graphs)):
+        assert p.offset(k - 1, graphs[k - 1].outputs[-1]) == p.offset(k, graphs[k].inputs[0])
+    largest = max(t.nbytes for g in graphs for t in g.tensors if not t.is_constant)
+    assert largest <= p.arena_bytes <= 2 * p.peak_bytes + memory.ALIGNMENT * len(p.values)
