@@ -1,12 +1,10 @@
-"""Exit heads on a Keras backbone: attach them, train them, rebuild for conversion.
+"""Exit heads on a Keras backbone.
 
 An EENN here is a Keras functional model with one softmax output per exit, in network
 order, the backbone's own classifier last. Output k is named `exit{k}`.
 """
 
 from dataclasses import dataclass
-
-import numpy as np
 
 from .errors import EennError
 

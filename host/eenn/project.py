@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import zoo
 from .errors import EennError
-from .exits import HeadSpec
+from .exits import HEADS, HeadSpec
 from .training import TrainingConfig
 
 MECHANISMS = ("confidence",)
@@ -75,6 +75,8 @@ class Project:
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
                             f"candidates: {', '.join(entry.exit_points)}")
+        if self.model.head not in HEADS:
+            raise EennError(f"unknown head family '{self.model.head}'; expected one of {', '.join(HEADS)}")
         if self.model.head_width < 1:
             raise EennError(f"model.head_width must be at least 1, got {self.model.head_width}")
         if self.decision.mechanism not in MECHANISMS:

@@ -41,26 +41,24 @@ class TrainingConfig:
             raise EennError(f"exit_loss_weights {list(w)} must be {num_exits} non-negative numbers, one per exit")
 
 
-class _ProgressBar:
-    """A tqdm bar over epochs, showing each exit's training accuracy."""
+def _progress_bar(total: int, desc: str):
+    """A Keras callback drawing a tqdm bar over epochs, with each exit's training accuracy."""
+    import keras
+    from tqdm import tqdm
 
-    def __new__(cls, total: int, desc: str):
-        import keras
-        from tqdm import tqdm
+    class ProgressBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, leave=False)
 
-        class Callback(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.bar = tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, leave=False)
+        def on_epoch_end(self, epoch, logs=None):
+            accs = [f"{v:.3f}" for k, v in sorted((logs or {}).items()) if k.endswith("accuracy")]
+            self.bar.set_postfix_str("acc " + " ".join(accs))
+            self.bar.update(1)
 
-            def on_epoch_end(self, epoch, logs=None):
-                accs = [f"{v:.3f}" for k, v in sorted((logs or {}).items()) if k.endswith("accuracy")]
-                self.bar.set_postfix_str("acc " + " ".join(accs))
-                self.bar.update(1)
+        def on_train_end(self, logs=None):
+            self.bar.close()
 
-            def on_train_end(self, logs=None):
-                self.bar.close()
-
-        return Callback()
+    return ProgressBar()
 
 
 def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int, split: Split) -> str:
@@ -92,7 +90,7 @@ def _fit(model, split: Split, cfg: TrainingConfig, weights, seed: int, desc: str
     keras.utils.set_random_seed(seed)
     model.fit(
         split.train.x, [split.train.y] * n_out, epochs=cfg.epochs, batch_size=cfg.batch_size,
-        shuffle=True, verbose=0, callbacks=[_ProgressBar(cfg.epochs, desc)] if progress else [],
+        shuffle=True, verbose=0, callbacks=[_progress_bar(cfg.epochs, desc)] if progress else [],
     )
 
 
