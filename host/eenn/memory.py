@@ -31,14 +31,8 @@ class Plan:
     peak_bytes: int  # bytes live at that step: a lower bound for any plan
 
     def offset(self, stage: int, tensor: int) -> int:
-        return self._offsets[(stage, tensor)]
-
-    @property
-    def _offsets(self) -> dict:
-        return {t: v.offset for v in self.values for t in v.tensors}
-
-    def live_at(self, step: int) -> list:
-        return [v for v in self.values if v.first <= step <= v.last]
+        """Arena offset of `tensor` of stage `stage`."""
+        return next(v.offset for v in self.values if (stage, tensor) in v.tensors)
 
 
 class _UnionFind:
