@@ -1,5 +1,6 @@
 """The default build, end to end: acceptance figures, the manifest, and all-or-nothing output."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from eenn import pipeline, project, stages
+from eenn import data, pipeline, project, quantize
 from eenn.errors import EennError
 from eenn.simulate import Records, StageChain
 
@@ -22,13 +23,11 @@ def test_default_eenn_meets_the_targets(default_build):
 
 
 def test_manifest_describes_the_stage_files(default_build):
-    import hashlib
-
     d, m = default_build.directory, default_build.manifest
     assert json.loads((d / "manifest.json").read_text()) == m
     for k, s in enumerate(m["stages"]):
-        data = (d / s["file"]).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == s["sha256"]
+        blob = (d / s["file"]).read_bytes()
+        assert hashlib.sha256(blob).hexdigest() == s["sha256"]
         if k:
             assert s["input"] == m["stages"][k - 1]["boundary"]  # same tensor, same quantization
     assert m["stages"][-1]["boundary"] is None
@@ -42,8 +41,6 @@ def test_records_are_what_the_stages_compute(default_build):
     rec = pipeline.load_records(d, m, "test")
     assert rec.probs.shape == (m["dataset"]["split"]["test"], 3, 10)
     chain = StageChain([(d / s["file"]).read_bytes() for s in m["stages"]])
-    from eenn import data, quantize
-
     split = data.split(data.load("digits"), seed=0)
     q = m["input"]["quantization"]
     x = quantize.quantize_input(split.test.x[:20], q["scale"][0], q["zero_point"][0])

@@ -11,8 +11,14 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from .errors import EennError
 
-OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+def enum_names(enum_class) -> dict:
+    """Value -> name of one of the schema's enums (BuiltinOperator, Padding, ...)."""
+    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_")}
+
+
+OP_NAMES = enum_names(schema.BuiltinOperator)
+TYPE_NAMES = enum_names(schema.TensorType)
 NUMPY_TYPES = {schema.TensorType.INT8: np.int8, schema.TensorType.INT32: np.int32,
                schema.TensorType.UINT8: np.uint8, schema.TensorType.INT16: np.int16,
                schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT64: np.int64}

@@ -14,10 +14,8 @@ from . import flatbuffer as fb
 from .errors import EennError
 
 _ENUMS = {
-    "padding": {v: k for k, v in vars(schema.Padding).items() if not k.startswith("_")},
-    "fusedActivationFunction": {
-        v: k for k, v in vars(schema.ActivationFunctionType).items() if not k.startswith("_")
-    },
+    "padding": fb.enum_names(schema.Padding),
+    "fusedActivationFunction": fb.enum_names(schema.ActivationFunctionType),
 }
 
 

@@ -54,12 +54,9 @@ def load_split(project: Project, entry) -> "tuple[data.Split, bool]":
     return split, True
 
 
-def _agreement(a: np.ndarray, b: np.ndarray) -> list:
-    return [float(np.mean(x == y)) for x, y in zip(a, b)]
-
-
-def _accuracy(preds: np.ndarray, labels: np.ndarray) -> list:
-    return [float(np.mean(p == labels)) for p in preds]
+def _match_rate(predictions: np.ndarray, reference: np.ndarray) -> list:
+    """Per exit (rows of `predictions`), the share of samples equal to `reference`."""
+    return [float(np.mean(p == reference)) for p in predictions]
 
 
 def build(project: Project, out_root: Path = Path("generated"), progress: bool = True, log=print) -> BuildResult:
@@ -97,10 +94,11 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
     cumulative = np.cumsum([s.macs for s in stage_list]).tolist()
     thresholds = policy.thresholds_for(project.decision.threshold, [s.exit_output.quantization for s in stage_list[:-1]])
     test = records["test"]
+    int8_test = test.predictions.T
     metrics = {
-        "float_accuracy": _accuracy(float_test, split.test.y) if trained else None,
-        "int8_accuracy": _accuracy(test.predictions.T, split.test.y) if trained else None,
-        "int8_float_agreement": _agreement(test.predictions.T, float_test),
+        "float_accuracy": _match_rate(float_test, split.test.y) if trained else None,
+        "int8_accuracy": _match_rate(int8_test, split.test.y) if trained else None,
+        "int8_float_agreement": [float(np.mean(a == b)) for a, b in zip(int8_test, float_test)],
         "policy": policy.evaluate(test, policy.ConfidencePolicy(thresholds), cumulative, full_macs),
     }
     manifest = {

@@ -65,6 +65,11 @@ def _tensor_info(sg, index) -> TensorInfo:
     return TensorInfo(fb.tensor_name(t), fb.shape(t), fb.quantization(t))
 
 
+def _producers(sg) -> dict:
+    """Tensor index -> index of the op that writes it."""
+    return {t: i for i, op in enumerate(sg.operators) for t in op.outputs}
+
+
 def _ancestors(sg, producer: dict, tensor: int) -> set:
     seen, stack = set(), [tensor]
     while stack:
@@ -123,7 +128,7 @@ def full_model_macs(model_bytes: bytes, num_exits: int) -> int:
     """MACs of the network without its early heads: the final exit's ancestors."""
     model = fb.read(model_bytes)
     sg = model.subgraphs[0]
-    producer = {t: i for i, op in enumerate(sg.operators) for t in op.outputs}
+    producer = _producers(sg)
     final = _exit_tensors(model, num_exits)[-1]
     return sum(fb.op_macs(model, sg, sg.operators[i]) for i in _ancestors(sg, producer, final))
 
@@ -144,7 +149,7 @@ def split(model_bytes: bytes, num_exits: int) -> list:
         raise EennError(f"the model has {len(model.subgraphs)} subgraphs; expected one")
     check_int8(model)
     sg = model.subgraphs[0]
-    producer = {t: i for i, op in enumerate(sg.operators) for t in op.outputs}
+    producer = _producers(sg)
     consumers = {}
     for i, op in enumerate(sg.operators):
         for t in op.inputs:
