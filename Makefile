@@ -10,7 +10,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 
-.PHONY: setup apt-packages test build firmware clean
+.PHONY: setup apt-packages test build generate firmware clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -36,8 +36,12 @@ test: setup
 build: setup
 	$(EENN) build --name $(NAME) $(PROJECT_FLAG)
 
-## firmware: the main job, for BOARD (code generation and firmware come with their own steps)
-firmware: build
+## generate: the C sources of every stage, bit-exact with TFLM, in generated/NAME/src/
+generate: build
+	$(EENN) generate --name $(NAME)
+
+## firmware: the main job, for BOARD (the firmware image comes with its own step)
+firmware: generate
 
 clean:
 	rm -rf generated/*/ generated/.cache

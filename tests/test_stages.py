@@ -14,24 +14,6 @@ from eenn.exits import HeadSpec
 from eenn.simulate import StageChain
 
 
-@pytest.fixture(scope="module")
-def converted():
-    """Each zoo model with its default exits, seeded random weights, quantized on random inputs."""
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            entry = zoo.get(name)
-            rng = np.random.default_rng(0)
-            x = rng.random((32, *entry.input_shape), dtype=np.float32)
-            model = training.untrained(entry, entry.default_exits, HeadSpec(), entry.num_classes, 0, x)
-            batch1 = training.build_eenn(entry, entry.default_exits, HeadSpec(), entry.num_classes, batch_size=1)
-            cache[name] = (entry, quantize.to_int8_tflite(model, batch1, x), x)
-        return cache[name]
-
-    return get
-
-
 def _whole_outputs(model_bytes, num_exits, x):
     """The whole model's exit outputs under TFLM, in exit order."""
     model = fb.read(model_bytes)

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="test", help="records to use: test or calib")
     s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
 
+    g = sub.add_parser("generate", help="generate the C sources of a build's stages (generated/NAME/src/)")
+    g.add_argument("--name", default="default")
+    g.add_argument("--out", type=Path, default=Path("generated"))
+
     sub.add_parser("zoo", help="list the zoo's models and the built-in datasets")
     return p
 
@@ -90,6 +94,14 @@ def _simulate(args) -> None:
     print(report.policy_line(result))
 
 
+def _generate(args) -> None:
+    from . import pipeline
+
+    generated, table = pipeline.generate(args.out / args.name)
+    print(table)
+    print(f"wrote {generated.directory}/")
+
+
 def _zoo(args) -> None:
     from . import data, report, zoo
 
@@ -104,7 +116,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
-        {"build": _build, "simulate": _simulate, "zoo": _zoo}[args.command](args)
+        {"build": _build, "simulate": _simulate, "generate": _generate, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, data, policy, quantize, stages, training, zoo
+from . import atomic, codegen, data, policy, quantize, stages, training, zoo
 from .errors import EennError
 from .project import Project
-from .report import build_table
-from .simulate import Records, StageChain
+from .report import build_table, codegen_table
+from .simulate import Records, StageChain, tflm_arena_bytes
 
 MANIFEST = "manifest.json"
+SOURCES = "src"
+STAGE_TABLE = "stages.txt"
 FORMAT = 1
 UNTRAINED_SAMPLES = 100
 
@@ -176,3 +178,30 @@ def load_records(directory: Path, manifest: dict, split_name: str) -> Records:
         raise EennError(f"no records for split '{split_name}'; expected one of {', '.join(manifest['records'])}")
     return Records.load(Path(directory) / manifest["records"][split_name])
 
+
+
+def stage_models(directory: Path, manifest: dict) -> list:
+    """(file name, bytes) of each stage, checked against the manifest's digests."""
+    models = []
+    for s in manifest["stages"]:
+        path = Path(directory) / s["file"]
+        try:
+            tflite = path.read_bytes()
+        except FileNotFoundError:
+            raise EennError(f"{path}: missing; run 'eenn build' again") from None
+        if hashlib.sha256(tflite).hexdigest() != s["sha256"]:
+            raise EennError(f"{path}: does not match the manifest's digest; run 'eenn build' again")
+        models.append((s["file"], tflite))
+    return models
+
+
+def generate(directory: Path) -> "tuple[codegen.Generated, str]":
+    """`eenn generate`: the C sources of a build's stages into <directory>/src/, with a table
+    of what each stage takes beside TFLM's figures for the same stage."""
+    manifest = load_manifest(directory)
+    models = stage_models(directory, manifest)
+    tflm = [tflm_arena_bytes(tflite) for _, tflite in models]
+    generated = codegen.generate(models, Path(directory) / SOURCES, manifest["name"])
+    text = codegen_table(generated, tflm)
+    atomic.write_text(generated.directory / STAGE_TABLE, text + "\n")
+    return generated, text

@@ -6,12 +6,11 @@ weights copied, and converted with int8 input and outputs.
 
 import contextlib
 import io
-import os
-import sys
 import warnings
 
 import numpy as np
 
+from .capture import native_output
 from .errors import EennError
 
 REPRESENTATIVE_SAMPLES = 300
@@ -42,20 +41,9 @@ def to_int8_tflite(model, batch1_model, representative_x: np.ndarray) -> bytes:
 @contextlib.contextmanager
 def _converter_quiet():
     """The converter prints an export summary (Python) and notices (C++) that are not the user's."""
-    saved = [os.dup(1), os.dup(2)]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with native_output(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        os.dup2(null.fileno(), 1)
-        os.dup2(null.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+        yield
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Plain-text tables of a build: what each exit costs and how accurate it is."""
+"""Plain-text tables of a build: what each exit costs and how accurate it is, and what its C takes."""
 
 
 def _pct(x) -> str:
@@ -46,4 +46,20 @@ def build_table(manifest: dict) -> str:
         table(["exit", "point", "MACs to reach", "of full", "float acc", "int8 acc", "int8=float"], rows),
         f"decision: {dec['mechanism']} >= {dec['threshold_probability']} (int8 levels {levels})",
         policy_line(m["policy"]),
+    ])
+
+
+def codegen_table(generated, tflm_arena: list) -> str:
+    """Per stage: MACs, constant bytes, the arena it touches, and TFLM's arena for the same stage."""
+    rows = [[f"stage {s.index}", f"{s.macs:,}", f"{s.weight_bytes:,}", f"{s.arena_bytes:,}",
+             f"{t['total']:,}", f"{t['non_persistent']:,}"] for s, t in zip(generated.stages, tflm_arena)]
+    rows.append(["all", f"{sum(s.macs for s in generated.stages):,}",
+                 f"{sum(s.weight_bytes for s in generated.stages):,}", f"{generated.plan.arena_bytes:,}",
+                 f"{max(t['total'] for t in tflm_arena):,}", f"{max(t['non_persistent'] for t in tflm_arena):,}"])
+    plan = generated.plan
+    return "\n".join([
+        table(["", "MACs", "weight bytes", "arena bytes", "TFLM arena", "TFLM activations"], rows),
+        f"arena: {plan.arena_bytes:,} bytes for all stages together (largest live set {plan.peak_bytes:,} bytes, "
+        f"at op {plan.peak_step} of the chained stages)",
+        "TFLM arena: what the TFLM interpreter allocates to run that stage alone; TFLM activations: its tensor part",
     ])

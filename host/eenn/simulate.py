@@ -6,6 +6,7 @@ every stage.
 """
 
 import io
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
+from .capture import native_output
 from .errors import EennError
+
+TFLM_ARENA_LIMIT = 16 << 20
+_ALLOCATION = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,15 @@ class Records:
         return cls(probs, labels.astype(np.int64))
 
 
+def run_chained(run_stage, num_stages: int, x: np.ndarray) -> list:
+    """Every stage's exit output for one sample, each stage fed the previous one's boundary."""
+    outputs, current = [], x
+    for k in range(num_stages):
+        exit_output, current = run_stage(k, current)
+        outputs.append(exit_output)
+    return outputs
+
+
 class StageChain:
     """TFLM interpreters for the stages; stage k's int8 boundary output is stage k+1's input."""
 
@@ -59,17 +73,17 @@ class StageChain:
             raise EennError("no stages to run")
         self._interpreters = [runtime.Interpreter.from_bytes(bytes(m)) for m in stage_models]
 
+    def run_stage(self, k: int, x: np.ndarray) -> tuple:
+        """Stage k on int8 input `x`: (exit probabilities, boundary output or None for the last stage)."""
+        interp = self._interpreters[k]
+        interp.set_input(x, 0)
+        interp.invoke()
+        probs = interp.get_output(0).reshape(-1).copy()
+        return probs, (interp.get_output(1).copy() if k < len(self._interpreters) - 1 else None)
+
     def run_one(self, x: np.ndarray) -> list:
         """Exit probabilities of every stage for one int8 sample of the input's shape (batch 1)."""
-        outputs, current = [], x
-        last = len(self._interpreters) - 1
-        for k, interp in enumerate(self._interpreters):
-            interp.set_input(current, 0)
-            interp.invoke()
-            outputs.append(interp.get_output(0).reshape(-1).copy())
-            if k < last:
-                current = interp.get_output(1)
-        return outputs
+        return run_chained(self.run_stage, len(self._interpreters), x)
 
     def run(self, x: np.ndarray, labels=None, progress: bool = False) -> Records:
         """Run all samples of int8 `x` (samples, *input shape without batch)."""
@@ -83,3 +97,17 @@ class StageChain:
         probs = np.stack([np.stack(self.run_one(x[i][None])) for i in iterator])
         labels = np.full(len(x), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
         return Records(probs.astype(np.int8), labels)
+
+
+def tflm_arena_bytes(tflite: bytes) -> dict:
+    """Arena bytes the TFLM interpreter allocates for a model, as its recording allocator reports
+    them: total, non-persistent (activations, scratch) and persistent (tensor and op data)."""
+    from tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(bytes(tflite), arena_size=TFLM_ARENA_LIMIT)
+    with native_output(fds=(2,)) as out:
+        interp.print_allocations()
+    found = dict(_ALLOCATION.findall(out.text))
+    if set(found) != {"total", "head", "tail"}:
+        raise EennError(f"unexpected TFLM allocation report: {out.text.strip()[:200]}")
+    return {"total": int(found["total"]), "non_persistent": int(found["head"]), "persistent": int(found["tail"])}

@@ -1,0 +1,35 @@
+#include "eenn_fixedpoint.h"
+#include "eenn_kernels.h"
+
+void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output)
+{
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t y0 = oy * p->stride_h - p->pad_h;
+        for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            const int32_t x0 = ox * p->stride_w - p->pad_w;
+            for (int32_t oc = 0; oc < p->out_c; ++oc) {
+                const int32_t ic = oc / p->depth_multiplier;
+                int32_t acc = 0;
+                for (int32_t ky = 0; ky < p->k_h; ++ky) {
+                    const int32_t y = y0 + ky * p->dilation_h;
+                    if (y < 0 || y >= p->in_h) {
+                        continue;
+                    }
+                    for (int32_t kx = 0; kx < p->k_w; ++kx) {
+                        const int32_t x = x0 + kx * p->dilation_w;
+                        if (x < 0 || x >= p->in_w) {
+                            continue;
+                        }
+                        const int32_t in = input[(y * p->in_w + x) * p->in_c + ic];
+                        acc += (int32_t)p->weights[(ky * p->k_w + kx) * p->out_c + oc] * (in + p->input_offset);
+                    }
+                }
+                if (p->bias) {
+                    acc += p->bias[oc];
+                }
+                acc = eenn_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
+                output[(oy * p->out_w + ox) * p->out_c + oc] = eenn_clamp(acc, p->act_min, p->act_max);
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+"""Single-op, full-int8 TFLite models, built directly as flatbuffers (no TensorFlow).
+
+`build` turns a list of tensor descriptions and one operator into a .tflite flatbuffer
+through the schema's object API. The hypothesis strategies below each draw one random,
+valid model of one op kind that the TFLM interpreter accepts and runs:
+
+    conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add,
+    reshape, softmax
+
+Each returns a `SingleOp`; `STRATEGIES` maps its op kind (the builtin op name, as
+`eenn.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
+1..9, channels 1..17) so that TFLM runs each model in milliseconds. Every random value
+is drawn by hypothesis; weight arrays come from a drawn seed.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from eenn import flatbuffer as fb
+
+INT8 = schema.TensorType.INT8
+INT32 = schema.TensorType.INT32
+_NUMPY = {INT8: np.dtype("<i1"), INT32: np.dtype("<i4")}
+MAX_SPATIAL = 9
+MAX_CHANNELS = 17
+ACTIVATIONS = ("NONE", "RELU", "RELU6")
+CONV_ACTIVATIONS = ACTIVATIONS + ("RELU_N1_TO_1",)
+SOFTMAX_SCALE = float(np.float32(1 / 256))
+INT8_STD = 74.0  # standard deviation of uniformly random int8 values (and of random symmetric weights)
+
+
+@dataclass(frozen=True)
+class SingleOp:
+    kind: str  # builtin op name, e.g. CONV_2D (what eenn.ir reads back as Op.kind)
+    tflite: bytes
+    input_shapes: list  # list[tuple]: shapes of the subgraph inputs, in order
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of a single-op model: an activation (data None) or a constant."""
+
+    name: str
+    shape: tuple
+    type: int = INT8
+    scale: tuple = ()  # empty: not quantized
+    zero_point: tuple = ()
+    axis: int = 0  # quantizedDimension, for per-channel scales
+    data: "np.ndarray | None" = None
+
+
+def _quantization(t: Tensor):
+    if not t.scale:
+        return None
+    return schema.QuantizationParametersT(scale=[float(s) for s in t.scale], zeroPoint=[int(z) for z in t.zero_point],
+                                          quantizedDimension=t.axis)
+
+
+def build(kind: str, options_type: int, options, tensors: list, op_inputs: list, op_outputs: list,
+          inputs: list, outputs: list) -> bytes:
+    """A version-3 model with one subgraph holding one `kind` operator (a BuiltinOperator name).
+
+    `options_type` is the schema.BuiltinOptions value of `options` (an ...OptionsT or None);
+    `op_inputs` may hold -1 for an omitted optional input. Buffer 0 stays empty and every
+    constant tensor gets its own buffer; activations point at buffer 0.
+    """
+    buffers = [schema.BufferT()]
+    tensor_ts = []
+    for t in tensors:
+        buffer = 0
+        if t.data is not None:
+            raw = np.ascontiguousarray(t.data, dtype=_NUMPY[t.type]).reshape(t.shape).tobytes()
+            buffers.append(schema.BufferT(data=np.frombuffer(raw, dtype=np.uint8)))
+            buffer = len(buffers) - 1
+        tensor_ts.append(schema.TensorT(shape=list(t.shape), type=t.type, buffer=buffer, name=t.name,
+                                        quantization=_quantization(t)))
+    code = getattr(schema.BuiltinOperator, kind)
+    op = schema.OperatorT(opcodeIndex=0, inputs=list(op_inputs), outputs=list(op_outputs),
+                          builtinOptionsType=options_type, builtinOptions=options)
+    subgraph = schema.SubGraphT(tensors=tensor_ts, inputs=list(inputs), outputs=list(outputs), operators=[op],
+                                name="main")
+    opcode = schema.OperatorCodeT(deprecatedBuiltinCode=min(code, 127), builtinCode=code, version=1)
+    model = schema.ModelT(version=3, operatorCodes=[opcode], subgraphs=[subgraph], buffers=buffers,
+                          description="eenn single-op test model")
+    return fb.write(model)
+
+
+def _single(kind, options_type, options, tensors, op_inputs=None) -> SingleOp:
+    """The usual layout: tensors[0..k-1] activations fed to the op (plus constants), last tensor the output."""
+    op_inputs = list(range(len(tensors) - 1)) if op_inputs is None else op_inputs
+    inputs = [i for i in op_inputs if i >= 0 and tensors[i].data is None]
+    out = len(tensors) - 1
+    tflite = build(kind, options_type, options, tensors, op_inputs, [out], inputs, [out])
+    return SingleOp(kind, tflite, [tuple(tensors[i].shape) for i in inputs])
+
+
+def fused_activations(names=ACTIVATIONS):
+    """ActivationFunctionType values of the named fused activations."""
+    return st.sampled_from([getattr(schema.ActivationFunctionType, name) for name in names])
+
+
+# ---- drawing quantization and data ------------------------------------------------------
+
+@st.composite
+def scales(draw, n: int = 1, lo: float = 1e-3, hi: float = 0.5) -> tuple:
+    """n positive float32 scales, log-uniform in [lo, hi]."""
+    logs = draw(st.lists(st.floats(math.log(lo), math.log(hi)), min_size=n, max_size=n))
+    return tuple(float(np.float32(math.exp(x))) for x in logs)
+
+
+def zero_points():
+    return st.integers(-128, 127)
+
+
+@st.composite
+def activation(draw, name: str, shape: tuple, lo: float = 1e-3, hi: float = 0.5) -> Tensor:
+    """An int8 activation tensor with a random per-tensor scale and zero point."""
+    (scale,) = draw(scales(1, lo, hi))
+    return Tensor(name, tuple(shape), INT8, (scale,), (draw(zero_points()),))
+
+
+def rms(t: Tensor) -> float:
+    """Root mean square of an activation's real values when its int8 values are uniform."""
+    return t.scale[0] * math.hypot(INT8_STD, t.zero_point[0])
+
+
+@st.composite
+def output_activation(draw, shape: tuple, spread: float) -> Tensor:
+    """The output tensor. Half of the time its scale is drawn like any other (with independent
+    scales that often saturates the output); otherwise it fits `spread`, the estimated root mean
+    square of the real output, within a factor 8 either way, so that the int8 outputs vary."""
+    if draw(st.booleans()):
+        return draw(activation("output", shape))
+    (factor,) = draw(scales(1, 1 / 8, 8))
+    return Tensor("output", tuple(shape), INT8, (float(np.float32(3 * spread / 128 * factor)),), (draw(zero_points()),))
+
+
+def _rng(draw) -> np.random.Generator:
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+
+@st.composite
+def weights_and_bias(draw, shape: tuple, axis: int, input_scale: float, per_channel: bool = True,
+                     with_bias: bool = True) -> list:
+    """Symmetric int8 weights (per channel along `axis`, or per tensor) and an int32 bias
+    whose scale is input_scale * weight scale, zero points all 0. Returns [weights] or
+    [weights, bias]."""
+    channels = shape[axis]
+    w_scale = draw(scales(channels if per_channel else 1))
+    rng = _rng(draw)
+    zeros = (0,) * len(w_scale)
+    w = Tensor("weights", tuple(shape), INT8, w_scale, zeros, axis if per_channel else 0,
+               rng.integers(-127, 128, size=shape, dtype=np.int8))
+    if not with_bias:
+        return [w]
+    b_scale = tuple(float(np.float32(input_scale) * np.float32(s)) for s in w_scale)
+    b = Tensor("bias", (channels,), INT32, b_scale, zeros, 0, rng.integers(-5000, 5001, size=channels, dtype=np.int32))
+    return [w, b]
+
+
+def constant_int32(name: str, values) -> Tensor:
+    values = np.asarray(values, dtype=np.int32)
+    return Tensor(name, values.shape, INT32, data=values)
+
+
+# ---- window geometry (convolutions and pools) -------------------------------------------
+
+@dataclass(frozen=True)
+class Window:
+    padding: str  # SAME or VALID
+    size: tuple  # input (H, W)
+    kernel: tuple  # (KH, KW)
+    stride: tuple
+    dilation: tuple
+
+    @property
+    def out(self) -> tuple:
+        """Output (H, W) as TFLite computes it."""
+        def one(n, k, s, d):
+            extent = d * (k - 1) + 1
+            return (n + s - 1) // s if self.padding == "SAME" else (n - extent) // s + 1
+        return tuple(map(one, self.size, self.kernel, self.stride, self.dilation))
+
+
+@st.composite
+def windows(draw, max_kernel: int = 4, dilate: bool = True, allow_1d: bool = False) -> Window:
+    """A window whose output is at least 1x1; with allow_1d sometimes H=1 with KH=1 (a 1-D op)."""
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    one_d = allow_1d and draw(st.booleans())
+    dims = []
+    for flat in (one_d, False):
+        k = 1 if flat else draw(st.integers(1, max_kernel))
+        d = 1 if flat or not dilate else draw(st.integers(1, 2))
+        s = draw(st.integers(1, 3))
+        smallest = d * (k - 1) + 1 if padding == "VALID" else 1
+        n = 1 if flat else draw(st.integers(smallest, MAX_SPATIAL))
+        dims.append((n, k, s, d))
+    size, kernel, stride, dilation = zip(*dims)
+    return Window(padding, size, kernel, stride, dilation)
+
+
+def channels(lo: int = 1, hi: int = MAX_CHANNELS):
+    return st.integers(lo, hi)
+
+
+def spatial():
+    return st.integers(1, MAX_SPATIAL)
+
+
+@st.composite
+def nhwc(draw) -> tuple:
+    return (1, draw(spatial()), draw(spatial()), draw(channels()))
+
+
+# ---- strategies, one per op kind --------------------------------------------------------
+
+def _dot_spread(x: Tensor, w: Tensor, fan_in: int) -> float:
+    """Estimated root mean square of a dot product of fan_in inputs and weights."""
+    w_scale = math.exp(np.mean(np.log(w.scale)))
+    return rms(x) * w_scale * INT8_STD * math.sqrt(fan_in)
+
+
+@st.composite
+def _convolution(draw, depthwise: bool) -> SingleOp:
+    win = draw(windows(allow_1d=True))
+    cin = draw(channels())
+    x = draw(activation("input", (1, *win.size, cin)))
+    if depthwise:
+        multiplier = draw(st.integers(1, 2))
+        cout = cin * multiplier
+        params = draw(weights_and_bias((1, *win.kernel, cout), 3, x.scale[0]))
+        kind, options_type = "DEPTHWISE_CONV_2D", schema.BuiltinOptions.DepthwiseConv2DOptions
+        options = schema.DepthwiseConv2DOptionsT(depthMultiplier=multiplier)
+    else:
+        cout = draw(channels())
+        params = draw(weights_and_bias((cout, *win.kernel, cin), 0, x.scale[0]))
+        kind, options_type = "CONV_2D", schema.BuiltinOptions.Conv2DOptions
+        options = schema.Conv2DOptionsT()
+    options.padding = getattr(schema.Padding, win.padding)
+    options.strideH, options.strideW = win.stride
+    options.dilationHFactor, options.dilationWFactor = win.dilation
+    options.fusedActivationFunction = draw(fused_activations(CONV_ACTIVATIONS))
+    fan_in = math.prod(win.kernel) * (1 if depthwise else cin)
+    y = draw(output_activation((1, *win.out, cout), _dot_spread(x, params[0], fan_in)))
+    return _single(kind, options_type, options, [x, *params, y])
+
+
+@st.composite
+def conv2d(draw) -> SingleOp:
+    """CONV_2D: [1,H,W,Cin] x [Cout,KH,KW,Cin] (per-channel, axis 0) + int32 bias [Cout]."""
+    return draw(_convolution(depthwise=False))
+
+
+@st.composite
+def depthwise_conv2d(draw) -> SingleOp:
+    """DEPTHWISE_CONV_2D: [1,H,W,Cin] x [1,KH,KW,Cin*M] (per-channel, axis 3), M in 1..2."""
+    return draw(_convolution(depthwise=True))
+
+
+@st.composite
+def fully_connected(draw) -> SingleOp:
+    """FULLY_CONNECTED: [1,N] or [1,1,1,N] x [Cout,N], per-channel or per-tensor, bias or none."""
+    n = draw(st.integers(1, 64))
+    shape = draw(st.sampled_from([(1, n), (1, 1, 1, n)]))
+    x = draw(activation("input", shape))
+    cout = draw(channels())
+    with_bias = draw(st.booleans())
+    params = draw(weights_and_bias((cout, n), 0, x.scale[0], per_channel=draw(st.booleans()), with_bias=with_bias))
+    y = draw(output_activation((1, cout), _dot_spread(x, params[0], n)))
+    options = schema.FullyConnectedOptionsT(
+        fusedActivationFunction=draw(fused_activations()),
+        keepNumDims=False)
+    op_inputs = [0, 1, 2] if with_bias else [0, 1, -1]
+    return _single("FULLY_CONNECTED", schema.BuiltinOptions.FullyConnectedOptions, options, [x, *params, y], op_inputs)
+
+
+@st.composite
+def _pool(draw, kind: str) -> SingleOp:
+    win = draw(windows(dilate=False))
+    c = draw(channels())
+    x = draw(activation("input", (1, *win.size, c)))
+    y = Tensor("output", (1, *win.out, c), INT8, x.scale, x.zero_point)  # TFLM: same quantization in and out
+    options = schema.Pool2DOptionsT(
+        padding=getattr(schema.Padding, win.padding), strideH=win.stride[0], strideW=win.stride[1],
+        filterHeight=win.kernel[0], filterWidth=win.kernel[1],
+        fusedActivationFunction=draw(fused_activations()))
+    return _single(kind, schema.BuiltinOptions.Pool2DOptions, options, [x, y])
+
+
+@st.composite
+def max_pool2d(draw) -> SingleOp:
+    """MAX_POOL_2D, filter 1..4, stride 1..3, identical input and output quantization."""
+    return draw(_pool("MAX_POOL_2D"))
+
+
+@st.composite
+def average_pool2d(draw) -> SingleOp:
+    """AVERAGE_POOL_2D, filter 1..4, stride 1..3, identical input and output quantization."""
+    return draw(_pool("AVERAGE_POOL_2D"))
+
+
+@st.composite
+def mean(draw) -> SingleOp:
+    """MEAN over axes [1, 2] of [1,H,W,C], keepDims either way; output quantization random or the input's."""
+    x = draw(activation("input", draw(nhwc())))
+    c = x.shape[3]
+    keep = draw(st.booleans())
+    out_shape = (1, 1, 1, c) if keep else (1, c)
+    spread = x.scale[0] * math.hypot(INT8_STD / math.sqrt(x.shape[1] * x.shape[2]), x.zero_point[0])
+    y = draw(st.one_of(st.just(Tensor("output", out_shape, INT8, x.scale, x.zero_point)),
+                       output_activation(out_shape, spread)))
+    options = schema.ReducerOptionsT(keepDims=keep)
+    return _single("MEAN", schema.BuiltinOptions.ReducerOptions, options, [x, constant_int32("axis", [1, 2]), y])
+
+
+@st.composite
+def add(draw) -> SingleOp:
+    """ADD of two [1,H,W,C] tensors with their own quantization; potScaleInt16 as the converter sets it."""
+    shape = draw(nhwc())
+    a, b = (draw(activation(name, shape)) for name in ("input_a", "input_b"))
+    y = draw(output_activation(shape, math.hypot(rms(a), rms(b))))
+    options = schema.AddOptionsT(
+        fusedActivationFunction=draw(fused_activations()),
+        potScaleInt16=True)
+    return _single("ADD", schema.BuiltinOptions.AddOptions, options, [a, b, y])
+
+
+@st.composite
+def reshape(draw) -> SingleOp:
+    """RESHAPE [1,H,W,C] -> [1,H*W*C], shape as a constant int32 input and as newShape."""
+    x = draw(activation("input", draw(nhwc())))
+    new_shape = [1, int(np.prod(x.shape))]
+    y = Tensor("output", tuple(new_shape), INT8, x.scale, x.zero_point)
+    options = schema.ReshapeOptionsT(newShape=new_shape)
+    return _single("RESHAPE", schema.BuiltinOptions.ReshapeOptions, options, [x, constant_int32("shape", new_shape), y])
+
+
+@st.composite
+def softmax(draw) -> SingleOp:
+    """SOFTMAX of [1,N], N in 1..20; output scale 1/256, zero point -128, beta 1."""
+    shape = (1, draw(st.integers(1, 20)))
+    x = draw(activation("input", shape, 1e-4, 0.2))
+    y = Tensor("output", shape, INT8, (SOFTMAX_SCALE,), (-128,))
+    return _single("SOFTMAX", schema.BuiltinOptions.SoftmaxOptions, schema.SoftmaxOptionsT(beta=1.0), [x, y])
+
+
+STRATEGIES = {
+    "CONV_2D": conv2d,
+    "DEPTHWISE_CONV_2D": depthwise_conv2d,
+    "FULLY_CONNECTED": fully_connected,
+    "MAX_POOL_2D": max_pool2d,
+    "AVERAGE_POOL_2D": average_pool2d,
+    "MEAN": mean,
+    "ADD": add,
+    "RESHAPE": reshape,
+    "SOFTMAX": softmax,
+}
+
+
+def single_ops():
+    """Any one of the op kinds above."""
+    return st.one_of(*(strategy() for strategy in STRATEGIES.values()))

@@ -1,0 +1,112 @@
+"""The generated C of every zoo model computes what TFLM computes, element by element, stage
+by stage; it compiles warning-free for the host and for Cortex-M; its arena is no larger
+than TFLM's."""
+
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from eenn import codegen, hostrun, ir, pipeline, quantize, simulate, stages, zoo
+
+RANDOM_INPUTS = 200
+CORTEX_M = {
+    "cortex-m4": ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+    "cortex-m0plus": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
+}
+
+
+@pytest.fixture(scope="module")
+def zoo_code(converted, tmp_path_factory):
+    """get(name) -> (stage models, Generated, HostModel) of a zoo model with its default exits."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            entry, whole, _ = converted(name)
+            models = [(f"stage{s.index}.tflite", s.tflite) for s in stages.split(whole, len(entry.default_exits) + 1)]
+            out = tmp_path_factory.mktemp(name)
+            generated = codegen.generate(models, out / "src", name)
+            cache[name] = (models, generated, hostrun.HostModel(generated, out))
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_every_stage_equals_tflm_on_random_int8_inputs(zoo_code, name):
+    models, _, host = zoo_code(name)
+    chain = simulate.StageChain([tflite for _, tflite in models])
+    rng = np.random.default_rng(7)
+    for k, (_, tflite) in enumerate(models):
+        graph = ir.read(tflite)
+        shape = graph.tensors[graph.inputs[0]].shape
+        mismatches = 0
+        for _ in range(RANDOM_INPUTS):
+            x = rng.integers(-128, 128, size=shape, dtype=np.int8)
+            expected, actual = chain.run_stage(k, x), host.run_stage(k, x)
+            mismatches += int(np.sum(expected[0] != actual[0]))
+            if expected[1] is not None:
+                mismatches += int(np.sum(expected[1].reshape(-1) != actual[1]))
+        assert mismatches == 0, f"{name} stage {k}: {mismatches} elements differ from TFLM"
+
+
+def test_default_build_equals_tflm_records_on_test_data(default_build, tmp_path):
+    """The chained generated C reproduces every exit's int8 probabilities the build recorded
+    under TFLM, on the whole test split."""
+    directory = default_build.directory
+    generated, _ = pipeline.generate(directory)
+    host = hostrun.HostModel(generated, tmp_path)
+    manifest = default_build.manifest
+    records = pipeline.load_records(directory, manifest, "test")
+    from eenn import project
+
+    split, _ = pipeline.load_split(project.Project(), zoo.get(manifest["model"]["name"]))
+    q = manifest["stages"][0]["input"]["quantization"]
+    x = quantize.quantize_input(split.test.x, q["scale"][0], q["zero_point"][0])
+    assert len(x) >= 200
+    generated_probs = np.stack([np.stack(host.run_one(sample)) for sample in x])
+    np.testing.assert_array_equal(generated_probs, records.probs)
+
+
+def test_model_api_points_into_the_planned_arena(zoo_code):
+    _, generated, host = zoo_code("digits-cnn")
+    lib, base = host.lib, host.base
+    for name in ("eenn_input", "eenn_exit_probabilities", "eenn_boundary"):
+        getattr(lib, name).restype = ctypes.c_void_p
+    lib.eenn_input.argtypes = [ctypes.c_void_p]
+    assert lib.eenn_input(base) - base == generated.stages[0].input_offsets[0]
+    for s in generated.stages:
+        lib.eenn_exit_probabilities.argtypes = lib.eenn_boundary.argtypes = [ctypes.c_int32, ctypes.c_void_p]
+        assert lib.eenn_exit_probabilities(s.index, base) - base == s.exit_offset
+        assert lib.eenn_boundary(s.index, base) - base == s.boundary_offset
+        if s.index + 1 < len(generated.stages):
+            assert generated.stages[s.index + 1].input_offsets[0] == s.boundary_offset
+    macs = (ctypes.c_uint32 * len(generated.stages)).in_dll(lib, "eenn_stage_macs")
+    assert list(macs) == [s.macs for s in generated.stages]
+
+
+@pytest.mark.parametrize("cpu", list(CORTEX_M))
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_sources_compile_warning_free_for_cortex_m(zoo_code, name, cpu, tmp_path):
+    compiler = shutil.which("arm-none-eabi-gcc")
+    assert compiler, "arm-none-eabi-gcc is missing: run 'make setup'"
+    _, generated, _ = zoo_code(name)
+    src = generated.directory
+    for source in sorted(src.glob("*.c")):
+        done = subprocess.run([compiler, *hostrun.CFLAGS, *CORTEX_M[cpu], "-I", str(src), "-c", str(source),
+                               "-o", str(tmp_path / f"{source.stem}.o")], capture_output=True, text=True)
+        assert done.returncode == 0 and not done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_arena_is_no_larger_than_tflms(zoo_code, name):
+    models, generated, _ = zoo_code(name)
+    tflm = [simulate.tflm_arena_bytes(tflite) for _, tflite in models]
+    largest_stage = max(t["total"] for t in tflm)
+    print(f"{name}: generated arena {generated.plan.arena_bytes} bytes for all stages; TFLM {largest_stage} bytes "
+          f"for its largest stage alone ({max(t['non_persistent'] for t in tflm)} of them activations)")
+    assert generated.plan.arena_bytes <= largest_stage
+    assert generated.plan.arena_bytes >= generated.plan.peak_bytes

@@ -1,0 +1,86 @@
+"""The single-op model builder: TFLM accepts and runs every drawn model, with the output shape
+TFLite's shape rules give, and eenn.ir reads each back as one op of the right kind."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from tflite_micro import runtime
+
+from eenn import flatbuffer as fb
+from eenn import ir
+from singleop import STRATEGIES
+
+WINDOWED = {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"}
+
+
+def _spatial_out(n, k, stride, dilation, padding):
+    extent = (k - 1) * dilation + 1
+    return math.ceil(n / stride) if padding == "SAME" else math.ceil((n - extent + 1) / stride)
+
+
+def expected_output_shape(g: ir.Graph) -> tuple:
+    """The op's output shape by TFLite's rules, from its input shapes and options."""
+    op = g.ops[0]
+    o = op.options
+    x = g.tensor(op.inputs[0]).shape
+    if op.kind in WINDOWED:
+        if op.kind.endswith("POOL_2D"):
+            kernel, dilation, c = (o["filterHeight"], o["filterWidth"]), (1, 1), x[3]
+        else:
+            w = g.tensor(op.inputs[1]).shape
+            kernel, dilation = w[1:3], (o["dilationHFactor"], o["dilationWFactor"])
+            c = w[0] if op.kind == "CONV_2D" else w[3]
+        stride = (o["strideH"], o["strideW"])
+        hw = [_spatial_out(x[1 + i], kernel[i], stride[i], dilation[i], o["padding"]) for i in range(2)]
+        return (1, *hw, c)
+    if op.kind == "FULLY_CONNECTED":
+        w = g.tensor(op.inputs[1]).shape
+        assert math.prod(x) == w[1]
+        return (1, w[0])
+    if op.kind == "MEAN":
+        return (1, 1, 1, x[3]) if o["keepDims"] else (1, x[3])
+    if op.kind == "RESHAPE":
+        return (1, math.prod(x))
+    return x  # ADD, SOFTMAX
+
+
+@pytest.mark.parametrize("kind", list(STRATEGIES))
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_tflm_runs_each_drawn_model(kind, data):
+    single = data.draw(STRATEGIES[kind](), label="model")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="input seed"))
+    interp = runtime.Interpreter.from_bytes(single.tflite)
+    inputs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for shape in single.input_shapes]
+    for i, x in enumerate(inputs):
+        interp.set_input(x, i)
+    interp.invoke()
+    out = interp.get_output(0)
+    assert out.dtype == np.int8
+    assert out.shape == expected_output_shape(ir.read(single.tflite))
+    if kind == "RESHAPE":  # same quantization in and out: the bytes pass through
+        np.testing.assert_array_equal(out.reshape(-1), inputs[0].reshape(-1))
+
+
+@pytest.mark.parametrize("kind", list(STRATEGIES))
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_ir_reads_one_op_of_the_right_kind(kind, data):
+    single = data.draw(STRATEGIES[kind](), label="model")
+    assert single.kind == kind
+    g = ir.read(single.tflite)
+    assert [op.kind for op in g.ops] == [kind]
+    assert [g.tensor(i).shape for i in g.inputs] == single.input_shapes
+    assert all(g.tensor(i).dtype == np.int8 and not g.tensor(i).is_constant for i in (*g.inputs, *g.outputs))
+    assert g.outputs == g.ops[0].outputs
+
+    model = fb.read(single.tflite)
+    assert model.version == 3 and len(model.operatorCodes) == 1
+    code = model.operatorCodes[0]
+    assert code.builtinCode == code.deprecatedBuiltinCode == getattr(fb.schema.BuiltinOperator, kind)
+    assert model.buffers[0].data is None or len(model.buffers[0].data) == 0
+    constant_buffers = [t.buffer for t in model.subgraphs[0].tensors if fb.is_constant(model, t)]
+    assert len(set(constant_buffers)) == len(constant_buffers) and 0 not in constant_buffers
+    assert len(model.buffers) == 1 + len(constant_buffers)
