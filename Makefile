@@ -10,7 +10,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 
-.PHONY: setup apt-packages test build generate firmware clean
+.PHONY: setup apt-packages test build generate firmware emulate clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -40,8 +40,13 @@ build: setup
 generate: build
 	$(EENN) generate --name $(NAME)
 
-## firmware: the main job, for BOARD (the firmware image comes with its own step)
+## firmware: the main job: firmware for BOARD in generated/NAME/BOARD/ (.elf, .hex, .bin, size report)
 firmware: generate
+	$(EENN) firmware --board $(BOARD) --name $(NAME)
+
+## emulate: BOARD's firmware under QEMU on the test split, every record checked against the host
+emulate: generate
+	$(EENN) emulate --board $(BOARD) --name $(NAME)
 
 clean:
 	rm -rf generated/*/ generated/.cache

@@ -55,6 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--name", default="default")
     g.add_argument("--out", type=Path, default=Path("generated"))
 
+    f = sub.add_parser("firmware", help="build a board's firmware from the generated C (generated/NAME/BOARD/)")
+    f.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    f.add_argument("--name", default="default")
+    f.add_argument("--out", type=Path, default=Path("generated"))
+    f.add_argument("--emulated", action="store_true", help="the image for the board's QEMU machine")
+
+    e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
+    e.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    e.add_argument("--name", default="default")
+    e.add_argument("--out", type=Path, default=Path("generated"))
+    e.add_argument("--samples", type=int, help="number of test samples (default: all)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sub.add_parser("zoo", help="list the zoo's models and the built-in datasets")
     return p
 
@@ -102,6 +115,31 @@ def _generate(args) -> None:
     print(f"wrote {generated.directory}/")
 
 
+def _firmware(args) -> None:
+    from . import boards, firmware, report
+
+    fw = firmware.build(args.out / args.name, boards.get(args.board), emulated=args.emulated)
+    print(report.firmware_lines(fw.size))
+    print(f"{'built' if fw.rebuilt else 'up to date'}: {fw.directory}/ (firmware.elf, .hex, .bin; build {fw.build_id})")
+
+
+def _emulate(args) -> None:
+    from . import boards, emulate, firmware, pipeline, report
+
+    board = boards.get(args.board)
+    directory = args.out / args.name
+    manifest = pipeline.load_manifest(directory)
+    records = pipeline.load_records(directory, manifest, "test")
+    fw = firmware.build(directory, board, emulated=True)
+    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), args.samples,
+                             progress=not args.quiet)
+    print(report.emulation_lines(board, result, emulate.estimate(board, result, emulated=True)))
+    if result.differences:
+        raise EennError(f"{len(result.differences)} of {result.samples} records differ from the host simulator; "
+                        f"first: {result.differences[0]}")
+
+
 def _zoo(args) -> None:
     from . import data, report, zoo
 
@@ -116,7 +154,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
-        {"build": _build, "simulate": _simulate, "generate": _generate, "zoo": _zoo}[args.command](args)
+        {"build": _build, "simulate": _simulate, "generate": _generate, "firmware": _firmware,
+         "emulate": _emulate, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
         return EXIT_ERROR

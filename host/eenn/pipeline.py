@@ -20,6 +20,7 @@ from .simulate import Records, StageChain, tflm_arena_bytes
 MANIFEST = "manifest.json"
 SOURCES = "src"
 STAGE_TABLE = "stages.txt"
+CODE_SUMMARY = "code.json"
 FORMAT = 1
 UNTRAINED_SAMPLES = 100
 
@@ -204,4 +205,10 @@ def generate(directory: Path) -> "tuple[codegen.Generated, str]":
     generated = codegen.generate(models, Path(directory) / SOURCES, manifest["name"])
     text = codegen_table(generated, tflm)
     atomic.write_text(generated.directory / STAGE_TABLE, text + "\n")
+    atomic.write_json(generated.directory / CODE_SUMMARY, {
+        "arena_bytes": generated.plan.arena_bytes,
+        "weight_bytes": sum(s.weight_bytes for s in generated.stages),
+        "stages": [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes}
+                   for s in generated.stages],
+    })
     return generated, text

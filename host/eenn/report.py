@@ -63,3 +63,36 @@ def codegen_table(generated, tflm_arena: list) -> str:
         f"at op {plan.peak_step} of the chained stages)",
         "TFLM arena: what the TFLM interpreter allocates to run that stage alone; TFLM activations: its tensor part",
     ])
+
+
+def firmware_lines(size: dict) -> str:
+    """Flash and RAM against the board's budget, per section, and the worst stack depth."""
+    rows = [[name, f"{s['bytes']:,}", "flash" if s["flash"] else "", "RAM" if s["ram"] else ""]
+            for name, s in size["sections"].items()]
+    stack = size["stack"]
+    return "\n".join([
+        table(["section", "bytes", "in flash", "in RAM"], rows),
+        f"flash {size['flash_bytes']:,} of {size['flash_budget']:,} bytes ({_pct(size['flash_bytes'] / size['flash_budget']).strip()}); "
+        f"RAM {size['ram_bytes']:,} of {size['ram_budget']:,} bytes ({_pct(size['ram_bytes'] / size['ram_budget']).strip()}, "
+        f"stack reserve included)",
+        f"worst stack: {stack['worst']:,} bytes (deepest call chain {stack['thread']:,} + interrupt {stack['interrupt']:,})",
+    ])
+
+
+def emulation_lines(board, result, estimate: dict) -> str:
+    """What a run under QEMU measured, and what it predicts for the real board."""
+    acc = "n/a" if result.accuracy is None else f"{100 * result.accuracy:.1f}%"
+    hist = " / ".join(str(n) for n in result.exit_histogram)
+    same = "all identical to" if not result.differences else f"{len(result.differences)} differ from"
+    lines = [
+        f"{result.board} (build {result.build_id}): {result.samples} samples, records {same} the host simulator",
+        f"accuracy {acc}; exits taken {hist}; mean cost {result.mean_cost:,.0f} {result.cost_unit} per inference"
+        + (f" = {estimate['instructions']:,.0f} instructions" if estimate["instructions"] is not None else ""),
+        f"{board.name} estimate: {estimate['cycles']:,.0f} cycles = {1e3 * estimate['latency_s']:.2f} ms at "
+        f"{board.clock_hz / 1e6:g} MHz" + (f", {1e6 * estimate['energy_j']:.1f} uJ at {board.power.active_mw:g} mW"
+                                           if estimate["energy_j"] is not None else ", no power figure for this board"),
+    ]
+    if estimate["emulated"]:
+        lines.append(f"(QEMU counts instructions; {estimate['cycles_per_instruction']:g} cycle per instruction "
+                     f"assumed.) {board.emulation.note}")
+    return "\n".join(lines)

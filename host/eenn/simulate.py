@@ -23,10 +23,12 @@ _ALLOCATION = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
 @dataclass(frozen=True)
 class Records:
-    """probs: int8 (samples, exits, classes); labels: int64 (samples,), -1 where unknown."""
+    """probs: int8 (samples, exits, classes); labels: int64 (samples,), -1 where unknown;
+    inputs: the int8 samples that produced them (what the device is sent), if kept."""
 
     probs: np.ndarray
     labels: np.ndarray
+    inputs: "np.ndarray | None" = None
 
     @property
     def predictions(self) -> np.ndarray:
@@ -39,7 +41,10 @@ class Records:
 
     def save(self, path: Path) -> None:
         buf = io.BytesIO()
-        np.savez(buf, probs=self.probs, labels=self.labels)
+        arrays = {"probs": self.probs, "labels": self.labels}
+        if self.inputs is not None:
+            arrays["inputs"] = self.inputs
+        np.savez(buf, **arrays)
         atomic.write_bytes(path, buf.getvalue())
 
     @classmethod
@@ -47,11 +52,14 @@ class Records:
         try:
             with np.load(path, allow_pickle=False) as f:
                 probs, labels = f["probs"], f["labels"]
+                inputs = f["inputs"] if "inputs" in f.files else None
         except (OSError, KeyError, ValueError) as e:
             raise EennError(f"{path}: not a records file ({e})") from None
         if probs.dtype != np.int8 or probs.ndim != 3 or labels.shape != probs.shape[:1]:
             raise EennError(f"{path}: records must hold int8 probs (samples, exits, classes) and one label per sample")
-        return cls(probs, labels.astype(np.int64))
+        if inputs is not None and (inputs.dtype != np.int8 or len(inputs) != len(probs)):
+            raise EennError(f"{path}: inputs must be int8, one per sample")
+        return cls(probs, labels.astype(np.int64), inputs)
 
 
 def run_chained(run_stage, num_stages: int, x: np.ndarray) -> list:
@@ -96,7 +104,7 @@ class StageChain:
             iterator = tqdm(iterator, desc="TFLM simulation", unit="sample", file=sys.stderr, leave=False)
         probs = np.stack([np.stack(self.run_one(x[i][None])) for i in iterator])
         labels = np.full(len(x), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
-        return Records(probs.astype(np.int8), labels)
+        return Records(probs.astype(np.int8), labels, x)
 
 
 def tflm_arena_bytes(tflite: bytes) -> dict:

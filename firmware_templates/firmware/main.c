@@ -1,0 +1,198 @@
+/* The device side of eenn: receive a sample, run the stages until the exit decision says
+ * stop, answer with a record. Frames are COBS-encoded with a CRC-32 (protocol.h); a bad
+ * frame gets an error record and the firmware goes on serving. */
+#include <stdint.h>
+#include <string.h>
+
+#include "eenn_model.h"
+#include "firmware_config.h"
+#include "hal.h"
+#include "protocol.h"
+
+#define SAMPLE_PAYLOAD (2 + EENN_INPUT_BYTES)
+#define DECODED_MAX (1 + SAMPLE_PAYLOAD + 4)
+#define ENCODED_MAX (DECODED_MAX + DECODED_MAX / 254 + 2)
+#define RECORD_BYTES (1 + 6 + EENN_NUM_CLASSES + 4 * EENN_NUM_STAGES)
+#define INFO_BYTES (1 + 6 + 32 + 2 + sizeof EENN_BOARD_NAME + sizeof EENN_BUILD_ID)
+#define REPLY_MAX ((RECORD_BYTES > INFO_BYTES ? RECORD_BYTES : INFO_BYTES) + 4)
+
+static uint8_t arena[EENN_ARENA_BYTES] __attribute__((aligned(EENN_ARENA_ALIGNMENT)));
+static uint8_t frame[ENCODED_MAX];
+static uint8_t reply[REPLY_MAX];
+static const int16_t thresholds[EENN_NUM_STAGES] = EENN_THRESHOLDS; /* int8 levels; 128: never */
+static const uint8_t model_digest[32] = EENN_MODEL_DIGEST;
+
+static uint32_t crc32(const uint8_t *data, uint32_t length)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (uint32_t i = 0; i < length; ++i) {
+        crc ^= data[i];
+        for (int bit = 0; bit < 8; ++bit) {
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}
+
+/* In-place COBS decoding; returns the decoded length, or -1 if `length` bytes are not COBS. */
+static int32_t cobs_decode(uint8_t *data, uint32_t length)
+{
+    uint32_t read = 0, written = 0;
+    while (read < length) {
+        const uint8_t code = data[read++];
+        if (code == 0 || read + code - 1u > length) {
+            return -1;
+        }
+        for (uint8_t i = 1; i < code; ++i) {
+            data[written++] = data[read++];
+        }
+        if (code != 0xFF && read < length) {
+            data[written++] = 0;
+        }
+    }
+    return (int32_t)written;
+}
+
+/* COBS-encode and send a reply of `length` bytes (type and payload), CRC appended. */
+static void send(uint32_t length)
+{
+    const uint32_t crc = crc32(reply, length);
+    for (int i = 0; i < 4; ++i) {
+        reply[length++] = (uint8_t)(crc >> (8 * i));
+    }
+    uint32_t start = 0;
+    for (;;) {
+        uint32_t end = start;
+        while (end < length && reply[end] != 0 && end - start < 254) {
+            ++end;
+        }
+        uart_write((uint8_t)(end - start + 1));
+        for (uint32_t i = start; i < end; ++i) {
+            uart_write(reply[i]);
+        }
+        if (end == length) {
+            break;
+        }
+        start = end - start == 254 ? end : end + 1; /* a full block stands for no zero */
+    }
+    uart_write(0);
+}
+
+static void send_error(uint8_t code)
+{
+    reply[0] = FRAME_ERROR;
+    reply[1] = code;
+    send(2);
+}
+
+static uint32_t put_text(uint32_t at, const char *text)
+{
+    const uint32_t length = (uint32_t)strlen(text);
+    reply[at++] = (uint8_t)length;
+    memcpy(reply + at, text, length);
+    return at + length;
+}
+
+static void send_info(void)
+{
+    reply[0] = FRAME_INFO;
+    reply[1] = PROTOCOL_VERSION;
+    reply[2] = EENN_NUM_STAGES;
+    reply[3] = EENN_NUM_CLASSES;
+    reply[4] = EENN_COST_UNIT;
+    reply[5] = (uint8_t)(EENN_INPUT_BYTES & 0xFF);
+    reply[6] = (uint8_t)(EENN_INPUT_BYTES >> 8);
+    memcpy(reply + 7, model_digest, sizeof model_digest);
+    send(put_text(put_text(7 + sizeof model_digest, EENN_BOARD_NAME), EENN_BUILD_ID));
+}
+
+/* Run stages until the confidence decision lets the sample leave; record what happened. */
+static void infer(const uint8_t *payload)
+{
+    memcpy(eenn_input(arena), payload + 2, EENN_INPUT_BYTES);
+    uint32_t cost[EENN_NUM_STAGES];
+    const int8_t *probs = 0;
+    int32_t stage = 0;
+    for (;; ++stage) {
+        const uint32_t start = counter_read();
+        eenn_run_stage(stage, arena);
+        cost[stage] = counter_read() - start;
+        probs = eenn_exit_probabilities(stage, arena);
+        int32_t top = probs[0];
+        for (int32_t c = 1; c < EENN_NUM_CLASSES; ++c) {
+            top = probs[c] > top ? probs[c] : top;
+        }
+        if (stage == EENN_NUM_STAGES - 1 || top >= thresholds[stage]) {
+            break;
+        }
+    }
+    int32_t predicted = 0;
+    for (int32_t c = 1; c < EENN_NUM_CLASSES; ++c) {
+        predicted = probs[c] > probs[predicted] ? c : predicted; /* ties: lowest class */
+    }
+    reply[0] = FRAME_RECORD;
+    reply[1] = payload[0];
+    reply[2] = payload[1];
+    reply[3] = (uint8_t)stage;
+    reply[4] = (uint8_t)predicted;
+    reply[5] = (uint8_t)(stage + 1);
+    reply[6] = EENN_COST_UNIT;
+    memcpy(reply + 7, probs, EENN_NUM_CLASSES);
+    uint32_t at = 7 + EENN_NUM_CLASSES;
+    for (int32_t k = 0; k <= stage; ++k) {
+        for (int i = 0; i < 4; ++i) {
+            reply[at++] = (uint8_t)(cost[k] >> (8 * i));
+        }
+    }
+    send(at);
+}
+
+static void serve(uint32_t encoded_length)
+{
+    const int32_t length = cobs_decode(frame, encoded_length);
+    if (length < 0) {
+        send_error(ERROR_FRAMING);
+        return;
+    }
+    if (length < 5) {
+        send_error(ERROR_LENGTH);
+        return;
+    }
+    const uint32_t body = (uint32_t)length - 4;
+    const uint32_t crc = (uint32_t)frame[body] | (uint32_t)frame[body + 1] << 8 | (uint32_t)frame[body + 2] << 16
+                       | (uint32_t)frame[body + 3] << 24;
+    if (crc32(frame, body) != crc) {
+        send_error(ERROR_CRC);
+    } else if (frame[0] == FRAME_INFO_REQUEST) {
+        body == 1 ? send_info() : send_error(ERROR_LENGTH);
+    } else if (frame[0] == FRAME_SAMPLE) {
+        body == 1 + SAMPLE_PAYLOAD ? infer(frame + 1) : send_error(ERROR_LENGTH);
+    } else {
+        send_error(ERROR_COMMAND);
+    }
+}
+
+int main(void)
+{
+    uart_init();
+    counter_init();
+    uint32_t length = 0;
+    int overflow = 0;
+    for (;;) {
+        const uint8_t byte = uart_read();
+        if (byte != 0) {
+            if (length < sizeof frame) {
+                frame[length++] = byte;
+            } else {
+                overflow = 1;
+            }
+        } else if (overflow) {
+            send_error(ERROR_LENGTH);
+            length = 0;
+            overflow = 0;
+        } else if (length > 0) {
+            serve(length);
+            length = 0;
+        }
+    }
+}

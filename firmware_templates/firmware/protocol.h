@@ -1,0 +1,42 @@
+/* The serial protocol between the host and the firmware (eenn.link on the host side).
+ *
+ * A frame is COBS-encoded and ends with a zero byte. Decoded, it is one type byte, the
+ * payload, and the CRC-32 (IEEE, as zlib computes it) of type and payload, little-endian.
+ * Multi-byte fields are little-endian.
+ *
+ *   host -> device  'I' info request        (no payload)
+ *                   'S' sample              u16 sequence, the quantized input (EENN_INPUT_BYTES)
+ *   device -> host  'i' info                u8 protocol version, u8 stages, u8 classes, u8 cost unit,
+ *                                           u16 input bytes, 32-byte model digest,
+ *                                           u8 length + board name, u8 length + build id
+ *                   'r' record              u16 sequence, u8 exit taken, u8 class, u8 stages run,
+ *                                           u8 cost unit, int8 probabilities of the exit taken
+ *                                           (classes), u32 cost of each stage run
+ *                   'e' error               u8 error code
+ */
+#ifndef EENN_PROTOCOL_H
+#define EENN_PROTOCOL_H
+
+#define PROTOCOL_VERSION 1
+
+enum {
+    FRAME_INFO_REQUEST = 'I',
+    FRAME_SAMPLE = 'S',
+    FRAME_INFO = 'i',
+    FRAME_RECORD = 'r',
+    FRAME_ERROR = 'e',
+};
+
+enum {
+    ERROR_FRAMING = 1, /* not valid COBS */
+    ERROR_CRC = 2,
+    ERROR_LENGTH = 3, /* too short, too long, or a payload of the wrong size */
+    ERROR_COMMAND = 4, /* unknown frame type */
+};
+
+enum {
+    COST_CYCLES = 0, /* DWT CYCCNT */
+    COST_SYSTICK = 1, /* SysTick at the core clock: cycles on a real core, instructions / tick under QEMU */
+};
+
+#endif

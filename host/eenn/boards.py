@@ -1,0 +1,129 @@
+"""Boards are data: one TOML file per board in boards/ (see boards/README.md).
+
+`get(name)` finds a board by name or alias and checks its fields; nothing here knows a
+particular board.
+"""
+
+import tomllib
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+
+from .errors import EennError
+
+BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
+UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
+COUNTERS = ("dwt", "systick")
+
+
+@dataclass(frozen=True)
+class Memory:
+    flash_origin: int
+    flash_bytes: int
+    ram_origin: int
+    ram_bytes: int
+
+
+@dataclass(frozen=True)
+class Uart:
+    driver: str
+    base: int
+    baud: int
+    tx_pin: "int | None" = None
+    rx_pin: "int | None" = None
+
+
+@dataclass(frozen=True)
+class Cost:
+    counter: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class Power:
+    active_mw: float
+    supply_v: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Flash:
+    tool: str
+    target: "str | None" = None
+
+
+@dataclass(frozen=True)
+class Emulation:
+    machine: str
+    uart_driver: str
+    uart_base: int
+    flash_origin: int
+    ram_origin: int
+    systick_hz: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    aliases: tuple
+    description: str
+    cpu: str
+    cflags: tuple
+    fpu: bool
+    clock_hz: int
+    clock_note: str
+    memory: Memory
+    uart: Uart
+    cost: Cost
+    flash: Flash
+    power: "Power | None" = None
+    emulation: "Emulation | None" = None
+
+    @property
+    def emulated_uart(self) -> Uart:
+        e = self.emulation
+        return Uart(e.uart_driver, e.uart_base, self.uart.baud, self.uart.tx_pin, self.uart.rx_pin)
+
+
+def _section(cls, table: dict, where: str):
+    """Build dataclass `cls` from a TOML table: required fields present, no unknown keys."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise EennError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
+    missing = [f.name for f in fields(cls) if f.name not in table and f.default is MISSING]
+    if missing:
+        raise EennError(f"{where}: missing '{missing[0]}'")
+    return cls(**table)
+
+
+def load(path: Path) -> Board:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise EennError(f"{path}: {e}") from None
+    nested = {"memory": Memory, "uart": Uart, "cost": Cost, "flash": Flash, "power": Power, "emulation": Emulation}
+    for key, cls in nested.items():
+        if key in raw:
+            raw[key] = _section(cls, raw[key], f"{path} [{key}]")
+    raw["aliases"] = tuple(raw.get("aliases", ()))
+    raw["cflags"] = tuple(raw.get("cflags", ()))
+    board = _section(Board, raw, str(path))
+    if board.uart.driver not in UART_DRIVERS or (board.emulation and board.emulation.uart_driver not in UART_DRIVERS):
+        raise EennError(f"{path}: UART driver must be one of {', '.join(UART_DRIVERS)}")
+    if board.cost.counter not in COUNTERS:
+        raise EennError(f"{path}: cost counter must be one of {', '.join(COUNTERS)}")
+    return board
+
+
+def all_boards() -> list:
+    return [load(p) for p in sorted(BOARDS_DIR.glob("*.toml"))]
+
+
+def get(name: str) -> Board:
+    for board in all_boards():
+        if name == board.name or name in board.aliases:
+            return board
+    known = ", ".join(f"{b.name}" + (f" ({', '.join(b.aliases)})" if b.aliases else "") for b in all_boards())
+    raise EennError(f"unknown board '{name}'; known boards: {known}")

@@ -1,0 +1,153 @@
+"""Firmware under QEMU, reached through its UART on a local TCP port.
+
+`Emulator` starts qemu-system-arm with `-icount shift=0` (SysTick then counts executed
+instructions deterministically), connects a `link.Link` to the UART, and makes sure QEMU
+does not outlive it. `run` streams a build's test samples through any link and holds every
+answer against the host simulator's records.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EennError
+from .link import Link, LinkError
+from .policy import ConfidencePolicy
+
+QEMU = "qemu-system-arm"
+CONNECT_SECONDS = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    """QEMU running `elf` on `machine`; `.link` talks to its first UART."""
+
+    def __init__(self, elf: Path, machine: str, timeout: float = 10.0):
+        if shutil.which(QEMU) is None:
+            raise EennError(f"{QEMU} not found: install the Debian package qemu-system-arm ('make setup')")
+        self.port = _free_port()
+        self._output = ""
+        self.process = subprocess.Popen(
+            [QEMU, "-machine", machine, "-display", "none", "-monitor", "none",
+             "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on", "-icount", "shift=0",
+             "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            self.link = self._connect(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, timeout: float) -> Link:
+        deadline = time.monotonic() + CONNECT_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise EennError(f"QEMU exited with status {self.process.returncode}: {self.output()}")
+            try:
+                return Link(f"socket://127.0.0.1:{self.port}", timeout=timeout)
+            except LinkError:
+                if time.monotonic() > deadline:
+                    raise EennError(f"QEMU did not open its UART port within {CONNECT_SECONDS:.0f} s") from None
+                time.sleep(0.05)
+
+    def output(self) -> str:
+        """The end of what QEMU printed (once it has exited)."""
+        if self.process.poll() is None:
+            return ""
+        if self.process.stdout is not None and not self.process.stdout.closed:
+            self._output = self.process.stdout.read().decode(errors="replace").strip()[-500:]
+            self.process.stdout.close()
+        return self._output
+
+    def close(self) -> None:
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.output()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+CYCLES_PER_INSTRUCTION = 1.0  # assumed when turning QEMU's instruction counts into cycles
+
+
+@dataclass(frozen=True)
+class RunResult:
+    samples: int
+    differences: list  # one line per sample whose record differs from the host simulator
+    exit_histogram: list
+    accuracy: "float | None"
+    mean_cost: float  # per inference, in cost_unit
+    cost_unit: str
+    board: str
+    build_id: str
+
+
+def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int | None" = None,
+        progress: bool = False) -> RunResult:
+    """Send `samples` of the records' inputs (all by default) and compare every answer with the
+    host simulator: exit taken, class and that exit's int8 probabilities."""
+    if records.inputs is None:
+        raise EennError("these records keep no inputs; run 'eenn build' again")
+    info = link.connect()
+    if info.model_digest != model_digest:
+        raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
+                        f"expected {model_digest.hex()[:16]}): rebuild and reload its firmware")
+    n = len(records.inputs) if samples is None else min(samples, len(records.inputs))
+    expected_exit = ConfidencePolicy(tuple(manifest["decision"]["thresholds_int8"])).exit_taken(records.probs)
+    indices = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc=f"{info.board}", unit="sample", leave=False)
+    differences, exits, costs, correct = [], [], [], 0
+    for i in indices:
+        r = link.infer(i, records.inputs[i], info.classes)
+        k = int(expected_exit[i])
+        want = records.probs[i, k]
+        if r.exit != k or r.predicted != int(want.argmax()) or not np.array_equal(r.probs, want):
+            differences.append(f"sample {i}: device exit {r.exit} class {r.predicted} probs {r.probs.tolist()}; "
+                               f"host exit {k} class {int(want.argmax())} probs {want.tolist()}")
+        exits.append(r.exit)
+        costs.append(sum(r.cost))
+        correct += int(r.predicted == records.labels[i])
+    labelled = bool(np.all(records.labels[:n] >= 0))
+    return RunResult(n, differences, np.bincount(exits, minlength=info.stages).tolist(),
+                     correct / n if labelled and n else None, float(np.mean(costs)) if costs else 0.0,
+                     info.cost_unit, info.board, info.build_id)
+
+
+def estimate(board, result: RunResult, emulated: bool) -> dict:
+    """The real board's latency and energy per inference from the measured mean cost."""
+    instructions = None
+    if emulated:
+        instructions = result.mean_cost * 1e9 / board.emulation.systick_hz  # icount: 1 ns per instruction
+        cycles = instructions * CYCLES_PER_INSTRUCTION
+    else:
+        cycles = result.mean_cost  # DWT cycles, or SysTick at the core clock
+    seconds = cycles / board.clock_hz
+    energy = None if board.power is None else seconds * board.power.active_mw * 1e-3
+    return {"instructions": instructions, "cycles": cycles, "latency_s": seconds,
+            "energy_j": energy, "emulated": emulated,
+            "cycles_per_instruction": CYCLES_PER_INSTRUCTION if emulated else None}

@@ -1,0 +1,195 @@
+"""Firmware for one board: the generated model, startup code, the board's UART and cost
+counter drivers and the serving loop (firmware_templates/firmware/), compiled with
+arm-none-eabi-gcc into generated/<name>/<board>/ (or <board>-qemu/ for the emulated twin).
+
+The model is checked against the board's budgets before compiling (with the numbers),
+the linker enforces them again, and the size report gives flash and RAM per section from
+the ELF and the worst stack depth from GCC's call graph. A build whose inputs did not
+change is not redone.
+"""
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import jinja2
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from . import atomic, boards, pipeline
+from .codegen import TEMPLATES
+from .errors import EennError
+
+SOURCES = TEMPLATES / "firmware"
+COMPILER = "arm-none-eabi-gcc"
+OBJCOPY = "arm-none-eabi-objcopy"
+STACK_BYTES = 4096
+UART_SOURCES = {"cmsdk-uart": "uart_cmsdk.c", "nrf-uart": "uart_nrf.c", "stm32-usart": "uart_stm32.c"}
+COUNTER_SOURCES = {"dwt": "counter_dwt.c", "systick": "counter_systick.c"}
+COST_UNITS = {"dwt": 0, "systick": 1}  # protocol.h
+CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-ffunction-sections", "-fdata-sections")
+CALL_GRAPH = "-fcallgraph-info=su"  # per object: a .ci file with every function's frame and its calls
+LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
+EXCEPTION_FRAME = {True: 104, False: 32}  # bytes the core stacks on an interrupt, with and without FP context
+SIZE_REPORT = "size.json"
+
+
+@dataclass(frozen=True)
+class Firmware:
+    directory: Path
+    board: boards.Board
+    emulated: bool
+    build_id: str
+    size: dict
+    rebuilt: bool
+
+    @property
+    def elf(self) -> Path:
+        return self.directory / "firmware.elf"
+
+
+def model_digest(manifest: dict) -> bytes:
+    """One digest for the model: SHA-256 over the stages' SHA-256 digests, in order."""
+    return hashlib.sha256("".join(s["sha256"] for s in manifest["stages"]).encode()).digest()
+
+
+def output_directory(directory: Path, board: boards.Board, emulated: bool) -> Path:
+    return Path(directory) / (f"{board.name}-qemu" if emulated else board.name)
+
+
+def _check_budget(board: boards.Board, code: dict) -> None:
+    ram = code["arena_bytes"] + STACK_BYTES
+    if ram > board.memory.ram_bytes or code["weight_bytes"] > board.memory.flash_bytes:
+        raise EennError(
+            f"the model does not fit {board.name}: it needs at least {ram:,} bytes of RAM (arena "
+            f"{code['arena_bytes']:,} + stack {STACK_BYTES:,}) of {board.memory.ram_bytes:,}, and "
+            f"{code['weight_bytes']:,} bytes of flash for constants of {board.memory.flash_bytes:,}")
+
+
+def _run(cmd: list, what: str) -> None:
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if done.returncode:
+        overflow = re.search(r"region `(\w+)' overflowed by (\d+) bytes", done.stderr)
+        if overflow:
+            raise EennError(f"{what}: the firmware overflows {overflow.group(1)} by {int(overflow.group(2)):,} bytes")
+        raise EennError(f"{what} failed: {done.stderr.strip()}")
+
+
+def _section_sizes(elf_path: Path, board: boards.Board, ram_origin: int) -> dict:
+    sections = {}
+    with open(elf_path, "rb") as f:
+        for s in ELFFile(f).iter_sections():
+            if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_size"]:
+                in_ram = ram_origin <= s["sh_addr"] < ram_origin + board.memory.ram_bytes
+                loaded = s["sh_type"] != "SHT_NOBITS"
+                sections[s.name] = {"bytes": s["sh_size"], "flash": loaded, "ram": in_ram}
+    return sections
+
+
+def _worst_stack(directory: Path, fpu: bool) -> dict:
+    """Deepest call chain from Reset_Handler (frames from GCC's call-graph files), plus the
+    deepest interrupt handler on top of it."""
+    frames, calls = {}, {}
+    for ci in directory.glob("*.ci"):
+        text = ci.read_text()
+        for name, size in re.findall(r'node: \{ title: "([^"]+)" label: "[^"]*\\n(\d+) bytes', text):
+            frames[name] = max(frames.get(name, 0), int(size))
+        for source, target in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
+            calls.setdefault(source, set()).add(target)
+
+    def depth(name, seen=()):
+        if name in seen:
+            raise EennError(f"recursion through {name}: the stack depth has no bound")
+        return frames.get(name, 0) + max((depth(c, (*seen, name)) for c in calls.get(name, ())), default=0)
+
+    thread = depth("Reset_Handler")
+    handler = max(depth(h) for h in ("SysTick_Handler", "Fault_Handler", "Default_Handler"))
+    return {"thread": thread, "interrupt": handler + EXCEPTION_FRAME[fpu], "worst": thread + handler + EXCEPTION_FRAME[fpu]}
+
+
+def _render(board, emulated, manifest, build_id_placeholder: str) -> dict:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(SOURCES), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    counter = "systick" if emulated else board.cost.counter
+    context = dict(board=board, emulated=emulated, version=version("eenn"), model_name=manifest["name"],
+                   build_id=build_id_placeholder, digest=[f"0x{b:02x}" for b in model_digest(manifest)],
+                   thresholds=[*manifest["decision"]["thresholds_int8"], 128], cost_unit=COST_UNITS[counter],
+                   uart=board.emulated_uart if emulated else board.uart, stack_bytes=STACK_BYTES,
+                   machine=board.emulation.machine if emulated else None,
+                   flash_origin=board.emulation.flash_origin if emulated else board.memory.flash_origin,
+                   ram_origin=board.emulation.ram_origin if emulated else board.memory.ram_origin)
+    return {
+        "firmware_config.h": env.get_template("firmware_config.h.j2").render(context),
+        "linker.ld": env.get_template("linker.ld.j2").render(context),
+        "sources": ["startup.c", "main.c", UART_SOURCES[context["uart"].driver], COUNTER_SOURCES[counter]],
+        "ram_origin": context["ram_origin"],
+    }
+
+
+def build(directory: Path, board: boards.Board, emulated: bool = False) -> Firmware:
+    directory = Path(directory)
+    if emulated and board.emulation is None:
+        raise EennError(f"board {board.name} has no emulation entry")
+    manifest = pipeline.load_manifest(directory)
+    src = directory / pipeline.SOURCES
+    try:
+        code = json.loads((src / pipeline.CODE_SUMMARY).read_text())
+    except FileNotFoundError:
+        raise EennError(f"{src}: no generated sources; run 'eenn generate' first") from None
+    _check_budget(board, code)
+    for tool in (COMPILER, OBJCOPY):
+        if shutil.which(tool) is None:
+            raise EennError(f"{tool} not found: install the Debian package gcc-arm-none-eabi ('make setup')")
+
+    placeholder = "@BUILD_ID@"
+    rendered = _render(board, emulated, manifest, placeholder)
+    sources = sorted(src.glob("*.c")) + [SOURCES / name for name in rendered["sources"]]
+    headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
+    flags = [*board.cflags, *CFLAGS]
+    digest = hashlib.sha256()
+    for part in [*(p.read_bytes() for p in sources + headers), rendered["firmware_config.h"].encode(),
+                 rendered["linker.ld"].encode(), " ".join(flags + list(LDFLAGS)).encode()]:
+        digest.update(hashlib.sha256(part).digest())
+    build_id = digest.hexdigest()[:16]
+
+    out = output_directory(directory, board, emulated)
+    try:
+        size = json.loads((out / SIZE_REPORT).read_text())
+        if size["build_id"] == build_id and (out / "firmware.elf").exists():
+            return Firmware(out, board, emulated, build_id, size, rebuilt=False)
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        pass
+
+    with atomic.staged_directory(out) as tmp:
+        (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"].replace(placeholder, build_id))
+        (tmp / "linker.ld").write_text(rendered["linker.ld"])
+        objects = []
+        for source in sources:
+            obj = tmp / f"{source.stem}.o"
+            _run([COMPILER, *flags, CALL_GRAPH, "-I", tmp, "-I", src, "-I", SOURCES, "-c", source, "-o", obj],
+                 f"compiling {source.name} for {board.name}")
+            objects.append(obj)
+        elf = tmp / "firmware.elf"
+        _run([COMPILER, *flags, *LDFLAGS, "-T", tmp / "linker.ld", f"-Wl,-Map={tmp / 'firmware.map'}", *objects,
+              "-o", elf], f"linking for {board.name}")
+        _run([OBJCOPY, "-O", "ihex", elf, tmp / "firmware.hex"], "objcopy")
+        _run([OBJCOPY, "-O", "binary", elf, tmp / "firmware.bin"], "objcopy")
+        sections = _section_sizes(elf, board, rendered["ram_origin"])
+        stack = _worst_stack(tmp, board.fpu)
+        if stack["worst"] > STACK_BYTES:
+            raise EennError(f"{board.name}: the deepest call chain needs {stack['worst']:,} bytes of stack; "
+                            f"{STACK_BYTES:,} are reserved")
+        size = {
+            "build_id": build_id, "board": board.name, "emulated": emulated,
+            "flash_bytes": sum(s["bytes"] for s in sections.values() if s["flash"]),
+            "flash_budget": board.memory.flash_bytes,
+            "ram_bytes": sum(s["bytes"] for s in sections.values() if s["ram"]),
+            "ram_budget": board.memory.ram_bytes, "stack": stack, "sections": sections,
+        }
+        atomic.write_json(tmp / SIZE_REPORT, size)
+    return Firmware(out, board, emulated, build_id, size, rebuilt=True)

@@ -1,0 +1,160 @@
+"""The host side of the serial protocol (firmware_templates/firmware/protocol.h).
+
+One class for every transport pyserial opens: a board's serial port, or QEMU's UART on a
+TCP socket (`socket://127.0.0.1:PORT`). Frames are COBS-encoded, zero-terminated, and end
+with a CRC-32 of their type and payload.
+"""
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import serial
+from cobs import cobs
+
+from .errors import EennError
+
+PROTOCOL_VERSION = 1
+INFO_REQUEST, SAMPLE, INFO, RECORD, ERROR = b"I", b"S", b"i", b"r", b"e"
+ERRORS = {1: "framing", 2: "crc", 3: "length", 4: "command"}
+COST_UNITS = {0: "cycles", 1: "systick ticks"}
+
+
+class LinkError(EennError):
+    pass
+
+
+class LinkTimeout(LinkError):
+    """Nothing (or no complete frame) arrived in time."""
+
+
+class DeviceError(LinkError):
+    """The device answered with an error record."""
+
+    def __init__(self, code: int):
+        self.code = code
+        super().__init__(f"the device reported a {ERRORS.get(code, code)} error")
+
+
+@dataclass(frozen=True)
+class Info:
+    version: int
+    stages: int
+    classes: int
+    cost_unit: str
+    input_bytes: int
+    model_digest: bytes
+    board: str
+    build_id: str
+
+
+@dataclass(frozen=True)
+class Record:
+    sequence: int
+    exit: int
+    predicted: int
+    probs: np.ndarray  # int8, the exit taken
+    cost: tuple  # per stage run, in cost_unit
+    cost_unit: str
+
+
+def encode(kind: bytes, payload: bytes = b"") -> bytes:
+    body = kind + payload
+    return cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
+
+
+def decode(frame: bytes) -> "tuple[bytes, bytes]":
+    """(type, payload) of one received frame without its zero terminator."""
+    try:
+        body = cobs.decode(frame)
+    except cobs.DecodeError as e:
+        raise LinkError(f"a frame from the device is not valid COBS ({e})") from None
+    if len(body) < 5 or struct.unpack("<I", body[-4:])[0] != zlib.crc32(body[:-4]):
+        raise LinkError(f"a frame from the device fails its CRC: {frame[:32].hex()}")
+    return body[:1], body[1:-4]
+
+
+class Link:
+    def __init__(self, url: str, baud: int = 115200, timeout: float = 10.0):
+        try:
+            self.port = serial.serial_for_url(url, baudrate=baud, timeout=timeout)
+        except (serial.SerialException, ValueError) as e:
+            raise LinkError(f"cannot open {url}: {e}") from None
+        self.url = url
+        self.received = bytearray()  # the last bytes read, for error messages
+
+    def close(self) -> None:
+        self.port.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.port.write(data)
+        self.port.flush()
+
+    def receive(self) -> "tuple[bytes, bytes]":
+        """The next non-empty frame; raises LinkError on a timeout or a closed link."""
+        while True:
+            try:
+                frame = self.port.read_until(b"\0")
+            except serial.SerialException as e:
+                raise LinkError(f"{self.url}: link lost ({e}); last bytes: {bytes(self.received[-64:])!r}") from None
+            self.received = (self.received + frame)[-256:]
+            if not frame.endswith(b"\0"):
+                raise LinkTimeout(f"{self.url}: no answer within {self.port.timeout} s; "
+                                f"last bytes: {bytes(self.received[-64:])!r}")
+            if len(frame) > 1:
+                return decode(frame[:-1])
+
+    def request(self, kind: bytes, payload: bytes = b"") -> "tuple[bytes, bytes]":
+        self.send_raw(encode(kind, payload))
+        answer, body = self.receive()
+        if answer == ERROR:
+            raise DeviceError(body[0] if body else -1)
+        return answer, body
+
+    def connect(self, seconds: float = 10.0, attempt_seconds: float = 0.5) -> Info:
+        """Info from a device that may still be starting: a UART that is not enabled yet drops
+        what it receives, so the request is repeated (after a lone delimiter that ends any
+        partial frame) until an answer comes."""
+        timeout = self.port.timeout
+        self.port.timeout = attempt_seconds
+        try:
+            for _ in range(max(1, int(seconds / attempt_seconds))):
+                self.send_raw(b"\0")
+                try:
+                    return self.info()
+                except (DeviceError, LinkTimeout):
+                    continue  # a partial frame got there first, or nothing yet
+        finally:
+            self.port.timeout = timeout
+        raise LinkError(f"{self.url}: the device did not answer within {seconds:.0f} s; "
+                        f"last bytes: {bytes(self.received[-64:])!r}")
+
+    def info(self) -> Info:
+        kind, body = self.request(INFO_REQUEST)
+        if kind != INFO or len(body) < 39:
+            raise LinkError(f"expected an info frame, got {kind!r}")
+        version, stages, classes, unit, input_bytes = struct.unpack_from("<BBBBH", body)
+        digest = body[6:38]
+        board_length = body[38]
+        board = body[39:39 + board_length].decode()
+        build = body[40 + board_length:40 + board_length + body[39 + board_length]].decode()
+        return Info(version, stages, classes, COST_UNITS.get(unit, str(unit)), input_bytes, digest, board, build)
+
+    def infer(self, sequence: int, x: np.ndarray, classes: int) -> Record:
+        payload = struct.pack("<H", sequence & 0xFFFF) + np.ascontiguousarray(x, np.int8).tobytes()
+        kind, body = self.request(SAMPLE, payload)
+        if kind != RECORD:
+            raise LinkError(f"expected a record frame, got {kind!r}")
+        seq, exit_taken, predicted, stages_run, unit = struct.unpack_from("<HBBBB", body)
+        if seq != sequence & 0xFFFF:
+            raise LinkError(f"record for sample {seq} while waiting for {sequence & 0xFFFF}")
+        probs = np.frombuffer(body, np.int8, classes, 6).copy()
+        cost = struct.unpack_from(f"<{stages_run}I", body, 6 + classes)
+        return Record(seq, exit_taken, predicted, probs, cost, COST_UNITS.get(unit, str(unit)))

@@ -1,0 +1,166 @@
+"""Boards as data, firmware builds with budgets, and the firmware under QEMU: every record
+identical to the host simulator, bad frames answered with errors, QEMU never left running."""
+
+import struct
+import zlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from cobs import cobs
+
+from eenn import boards, emulate, firmware, link, pipeline
+from eenn.errors import EennError
+
+BOARDS = [b.name for b in boards.all_boards()]
+SAMPLES = 300
+
+
+@pytest.fixture(scope="module")
+def build(default_build):
+    """The default build with its generated C: (directory, manifest, test records)."""
+    pipeline.generate(default_build.directory)
+    manifest = default_build.manifest
+    return default_build.directory, manifest, pipeline.load_records(default_build.directory, manifest, "test")
+
+
+@pytest.fixture(scope="module")
+def an386(build):
+    """The default model's firmware on QEMU's mps2-an386, for protocol tests."""
+    board = boards.get("mps2-an386")
+    fw = firmware.build(build[0], board, emulated=True)
+    with emulate.Emulator(fw.elf, board.emulation.machine, timeout=5) as emulator:
+        emulator.link.connect()
+        yield emulator
+
+
+def test_boards_load_and_aliases_resolve():
+    assert {"nrf52840", "stm32f405", "mps2-an386", "mps2-an500", "mps3-an547", "microbit"} <= set(BOARDS)
+    assert boards.get("nrf52").name == "nrf52840"
+    assert all(b.emulation is not None for b in boards.all_boards())
+
+
+def test_unknown_board_lists_the_known_ones():
+    with pytest.raises(EennError, match=r"unknown board 'nrf99'; known boards: .*nrf52840 \(nrf52\)"):
+        boards.get("nrf99")
+
+
+def test_board_file_errors_name_file_and_key(tmp_path):
+    good = (boards.BOARDS_DIR / "mps2-an386.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.replace("ram_bytes", "ram_size"))
+    with pytest.raises(EennError, match=r"bad.toml \[memory\]: unknown key 'ram_size'"):
+        boards.load(bad)
+    bad.write_text(good.replace('driver = "cmsdk-uart"', 'driver = "pl011"'))
+    with pytest.raises(EennError, match="UART driver must be one of"):
+        boards.load(bad)
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
+    directory, manifest, records = build
+    board = boards.get(name)
+    fw = firmware.build(directory, board, emulated=True)
+    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES)
+    assert result.samples == SAMPLES
+    assert result.differences == []
+    expected = np.bincount(
+        emulate.ConfidencePolicy(tuple(manifest["decision"]["thresholds_int8"])).exit_taken(records.probs[:SAMPLES]),
+        minlength=len(manifest["stages"]))
+    assert result.exit_histogram == expected.tolist()
+    assert result.mean_cost > 0 and result.cost_unit == "systick ticks"
+    assert emulator.process.poll() is not None  # QEMU is gone with the emulator
+
+
+def test_firmware_for_nrf52_builds_once_with_a_size_report(build):
+    board = boards.get("nrf52")
+    fw = firmware.build(build[0], board)
+    for ext in ("elf", "hex", "bin"):
+        assert (fw.directory / f"firmware.{ext}").stat().st_size > 0
+    size = fw.size
+    assert size["flash_budget"] == 1 << 20 and size["ram_budget"] == 256 << 10
+    assert 0 < size["flash_bytes"] < size["flash_budget"] and 0 < size["ram_bytes"] < size["ram_budget"]
+    assert 0 < size["stack"]["worst"] <= firmware.STACK_BYTES
+    assert not firmware.build(build[0], board).rebuilt  # nothing changed: nothing rebuilt
+
+
+def test_a_model_over_the_ram_budget_is_refused_before_compiling(build):
+    board = boards.get("microbit")
+    tiny = replace(board, name="tiny", memory=replace(board.memory, ram_bytes=2048))
+    with pytest.raises(EennError, match=r"does not fit tiny: it needs at least 5,632 bytes of RAM .* of 2,048"):
+        firmware.build(build[0], tiny)
+    assert not firmware.output_directory(build[0], tiny, False).exists()
+
+
+def test_a_firmware_over_the_ram_budget_is_refused_by_the_linker(build):
+    board = boards.get("microbit")
+    code_arena = 1536
+    snug = replace(board, name="snug", memory=replace(board.memory, ram_bytes=code_arena + firmware.STACK_BYTES))
+    with pytest.raises(EennError, match=r"linking for snug: the firmware overflows RAM by [\d,]+ bytes"):
+        firmware.build(build[0], snug)
+
+
+def _error(emulator, data: bytes) -> int:
+    emulator.link.send_raw(data)
+    kind, body = emulator.link.receive()
+    assert kind == link.ERROR
+    return body[0]
+
+
+def _framed(body: bytes) -> bytes:
+    return cobs.encode(body) + b"\0"
+
+
+@pytest.mark.parametrize("data, code", [
+    (_framed(b"S" + b"\1" * 66 + b"\0\0\0\0"), 2),  # CRC
+    (link.encode(b"S", b"\0\0" + b"\1" * 10), 3),  # payload of the wrong size
+    (link.encode(b"X"), 4),  # unknown command
+    (b"\5\1\0", 1),  # COBS block longer than the frame
+    (b"\2\7\0", 3),  # shorter than type and CRC
+    (b"\7" * 500 + b"\0", 3),  # longer than any frame
+], ids=["crc", "length", "command", "framing", "short", "oversize"])
+def test_bad_frames_get_error_records_and_service_goes_on(build, an386, data, code):
+    _, _, records = build
+    assert _error(an386, data) == code
+    record = an386.link.infer(7, records.inputs[7], records.probs.shape[-1])
+    assert record.sequence == 7 and record.probs.dtype == np.int8
+
+
+def _drain_errors(emulator) -> int:
+    """Read answers until none comes for half a second; all must be error records."""
+    port = emulator.link.port
+    timeout, port.timeout = port.timeout, 0.5
+    errors = 0
+    try:
+        while True:
+            kind, _ = emulator.link.receive()
+            assert kind == link.ERROR
+            errors += 1
+    except link.LinkTimeout:
+        return errors
+    finally:
+        port.timeout = timeout
+
+
+def test_truncated_frames_and_garbage_are_survived(build, an386):
+    _, _, records = build
+    good = link.encode(b"S", struct.pack("<H", 3) + records.inputs[3].tobytes())
+    an386.link.send_raw(good[: len(good) // 2] + b"\0")  # cut short, then the delimiter
+    assert _drain_errors(an386) == 1
+    garbage = np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes() + b"\0"
+    an386.link.send_raw(garbage)
+    assert _drain_errors(an386) >= 1  # one per zero-delimited piece
+    record = an386.link.infer(3, records.inputs[3], records.probs.shape[-1])
+    assert record.sequence == 3 and np.array_equal(record.probs, records.probs[3, record.exit])
+    assert an386.link.info().board.startswith("mps2-an386")
+
+
+def test_frames_round_trip_and_corruption_is_caught():
+    frame = link.encode(b"r", bytes(i % 256 for i in range(300)))
+    assert frame.count(0) == 1 and frame.endswith(b"\0")
+    assert link.decode(frame[:-1]) == (b"r", bytes(i % 256 for i in range(300)))
+    body = b"r" + b"\0abc"
+    corrupt = cobs.encode(body + struct.pack("<I", zlib.crc32(body) ^ 1))
+    with pytest.raises(link.LinkError, match="fails its CRC"):
+        link.decode(corrupt)
