@@ -32,12 +32,22 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 test: setup
 	$(PYTHON) -m pytest tests
 
-## build: train, quantize and split the EENN into int8 stages (cached)
-build: setup
+OUT := generated/$(NAME)
+MANIFEST := $(OUT)/manifest.json
+SOURCES_DONE := $(OUT)/src/code.json
+HOST_FILES := $(wildcard host/eenn/*.py) pyproject.toml requirements.lock $(PROJECT)
+TEMPLATE_FILES := $(wildcard firmware_templates/*.j2 firmware_templates/kernels/*.h firmware_templates/kernels/portable/*.c)
+
+## build: train, quantize and split the EENN into int8 stages (redone only when its inputs change)
+build: apt-packages $(MANIFEST)
+
+$(MANIFEST): $(VENV)/.installed $(HOST_FILES)
 	$(EENN) build --name $(NAME) $(PROJECT_FLAG)
 
 ## generate: the C sources of every stage, bit-exact with TFLM, in generated/NAME/src/
-generate: build
+generate: build $(SOURCES_DONE)
+
+$(SOURCES_DONE): $(MANIFEST) $(TEMPLATE_FILES)
 	$(EENN) generate --name $(NAME)
 
 ## firmware: the main job: firmware for BOARD in generated/NAME/BOARD/ (.elf, .hex, .bin, size report)

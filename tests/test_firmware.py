@@ -73,16 +73,24 @@ def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
     assert emulator.process.poll() is not None  # QEMU is gone with the emulator
 
 
-def test_firmware_for_nrf52_builds_once_with_a_size_report(build):
-    board = boards.get("nrf52")
+@pytest.mark.parametrize("name", BOARDS)
+def test_real_board_firmware_builds_within_budget(build, name):
+    board = boards.get(name)
     fw = firmware.build(build[0], board)
     for ext in ("elf", "hex", "bin"):
         assert (fw.directory / f"firmware.{ext}").stat().st_size > 0
     size = fw.size
-    assert size["flash_budget"] == 1 << 20 and size["ram_budget"] == 256 << 10
+    assert size["flash_budget"] == board.memory.flash_bytes and size["ram_budget"] == board.memory.ram_bytes
     assert 0 < size["flash_bytes"] < size["flash_budget"] and 0 < size["ram_bytes"] < size["ram_budget"]
     assert 0 < size["stack"]["worst"] <= firmware.STACK_BYTES
-    assert not firmware.build(build[0], board).rebuilt  # nothing changed: nothing rebuilt
+    assert "worst stack" in (fw.directory / firmware.SIZE_TEXT).read_text()
+
+
+def test_an_unchanged_firmware_is_not_rebuilt(build):
+    board = boards.get("nrf52")
+    first = firmware.build(build[0], board)
+    again = firmware.build(build[0], board)
+    assert not again.rebuilt and again.build_id == first.build_id
 
 
 def test_a_model_over_the_ram_budget_is_refused_before_compiling(build):
@@ -154,6 +162,24 @@ def test_truncated_frames_and_garbage_are_survived(build, an386):
     record = an386.link.infer(3, records.inputs[3], records.probs.shape[-1])
     assert record.sequence == 3 and np.array_equal(record.probs, records.probs[3, record.exit])
     assert an386.link.info().board.startswith("mps2-an386")
+
+
+def test_a_dead_emulator_fails_the_run_fast_with_qemu_status(build):
+    _, _, records = build
+    board = boards.get("mps2-an386")
+    fw = firmware.build(build[0], board, emulated=True)
+    with pytest.raises(EennError, match=r"link lost.*QEMU exited with status -9"):
+        with emulate.Emulator(fw.elf, board.emulation.machine, timeout=30) as emulator:
+            emulator.link.connect()
+            emulator.process.kill()  # as if the firmware had crashed QEMU
+            emulator.process.wait()
+            emulator.link.infer(0, records.inputs[0], records.probs.shape[-1])
+
+
+def test_missing_qemu_names_the_package(monkeypatch, build):
+    monkeypatch.setattr(emulate, "QEMU", "qemu-system-nonexistent")
+    with pytest.raises(EennError, match="install the Debian package qemu-system-arm"):
+        emulate.Emulator(build[0] / "x.elf", "mps2-an386")
 
 
 def test_frames_round_trip_and_corruption_is_caught():

@@ -18,7 +18,3 @@ uint32_t counter_read(void)
 {
     return REG32(DWT_CYCCNT);
 }
-
-void SysTick_Handler(void)
-{
-}

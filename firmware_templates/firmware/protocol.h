@@ -37,6 +37,7 @@ enum {
 enum {
     COST_CYCLES = 0, /* DWT CYCCNT */
     COST_SYSTICK = 1, /* SysTick at the core clock: cycles on a real core, instructions / tick under QEMU */
+    COST_TIMER = 2, /* a 16 MHz peripheral timer (nRF TIMER0) */
 };
 
 #endif

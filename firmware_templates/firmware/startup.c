@@ -7,7 +7,8 @@
 
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
 int main(void);
-void SysTick_Handler(void);
+static void Default_Handler(void);
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler"))); /* a counter driver may define it */
 
 #define SCB_CPACR 0xE000ED88u
 

@@ -12,7 +12,7 @@ from .errors import EennError
 
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
-COUNTERS = ("dwt", "systick")
+COUNTERS = ("dwt", "systick", "nrf-timer")
 
 
 @dataclass(frozen=True)

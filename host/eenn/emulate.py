@@ -7,6 +7,7 @@ answer against the host simulator's records.
 """
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -21,6 +22,7 @@ from .policy import ConfidencePolicy
 
 QEMU = "qemu-system-arm"
 CONNECT_SECONDS = 10.0
+FIRMWARE_STATUS = {3: "the firmware faulted", 4: "the firmware took an unexpected interrupt"}  # hal.h
 
 
 def _free_port() -> int:
@@ -85,11 +87,16 @@ class Emulator:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, traceback):
         self.close()
+        status = self.process.returncode
+        if isinstance(error, LinkError) and status not in (0, -signal.SIGTERM):
+            meaning = FIRMWARE_STATUS.get(status, "stopped")
+            raise EennError(f"{error}; QEMU exited with status {status} ({meaning}): {self.output()}") from None
 
 
 CYCLES_PER_INSTRUCTION = 1.0  # assumed when turning QEMU's instruction counts into cycles
+PERIPHERAL_TIMER_HZ = {"nrf-timer": 16_000_000}
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,8 @@ def estimate(board, result: RunResult, emulated: bool) -> dict:
         instructions = result.mean_cost * 1e9 / board.emulation.systick_hz  # icount: 1 ns per instruction
         cycles = instructions * CYCLES_PER_INSTRUCTION
     else:
-        cycles = result.mean_cost  # DWT cycles, or SysTick at the core clock
+        ticks_per_cycle = PERIPHERAL_TIMER_HZ.get(board.cost.counter, board.clock_hz) / board.clock_hz
+        cycles = result.mean_cost / ticks_per_cycle  # DWT and SysTick count core cycles
     seconds = cycles / board.clock_hz
     energy = None if board.power is None else seconds * board.power.active_mw * 1e-3
     return {"instructions": instructions, "cycles": cycles, "latency_s": seconds,

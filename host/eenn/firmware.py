@@ -24,19 +24,21 @@ from elftools.elf.elffile import ELFFile
 from . import atomic, boards, pipeline
 from .codegen import TEMPLATES
 from .errors import EennError
+from .report import firmware_lines
 
 SOURCES = TEMPLATES / "firmware"
 COMPILER = "arm-none-eabi-gcc"
 OBJCOPY = "arm-none-eabi-objcopy"
 STACK_BYTES = 4096
 UART_SOURCES = {"cmsdk-uart": "uart_cmsdk.c", "nrf-uart": "uart_nrf.c", "stm32-usart": "uart_stm32.c"}
-COUNTER_SOURCES = {"dwt": "counter_dwt.c", "systick": "counter_systick.c"}
-COST_UNITS = {"dwt": 0, "systick": 1}  # protocol.h
+COUNTER_SOURCES = {"dwt": "counter_dwt.c", "systick": "counter_systick.c", "nrf-timer": "counter_nrf_timer.c"}
+COST_UNITS = {"dwt": 0, "systick": 1, "nrf-timer": 2}  # protocol.h
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-ffunction-sections", "-fdata-sections")
 CALL_GRAPH = "-fcallgraph-info=su"  # per object: a .ci file with every function's frame and its calls
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
 EXCEPTION_FRAME = {True: 104, False: 32}  # bytes the core stacks on an interrupt, with and without FP context
 SIZE_REPORT = "size.json"
+SIZE_TEXT = "size.txt"
 
 
 @dataclass(frozen=True)
@@ -192,4 +194,5 @@ def build(directory: Path, board: boards.Board, emulated: bool = False) -> Firmw
             "ram_budget": board.memory.ram_bytes, "stack": stack, "sections": sections,
         }
         atomic.write_json(tmp / SIZE_REPORT, size)
+        (tmp / SIZE_TEXT).write_text(firmware_lines(size) + "\n")
     return Firmware(out, board, emulated, build_id, size, rebuilt=True)

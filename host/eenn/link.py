@@ -18,7 +18,7 @@ from .errors import EennError
 PROTOCOL_VERSION = 1
 INFO_REQUEST, SAMPLE, INFO, RECORD, ERROR = b"I", b"S", b"i", b"r", b"e"
 ERRORS = {1: "framing", 2: "crc", 3: "length", 4: "command"}
-COST_UNITS = {0: "cycles", 1: "systick ticks"}
+COST_UNITS = {0: "cycles", 1: "systick ticks", 2: "timer ticks"}
 
 
 class LinkError(EennError):
@@ -85,7 +85,12 @@ class Link:
         self.received = bytearray()  # the last bytes read, for error messages
 
     def close(self) -> None:
+        # pyserial 3.5's socket:// close() skips closing a socket whose peer is gone
+        # (shutdown raises first), so close that socket here too.
+        sock = getattr(self.port, "_socket", None)
         self.port.close()
+        if sock is not None:
+            sock.close()
 
     def __enter__(self):
         return self
