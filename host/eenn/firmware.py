@@ -105,8 +105,9 @@ def _worst_stack(directory: Path, fpu: bool) -> dict:
             calls.setdefault(source, set()).add(target)
 
     def depth(name, seen=()):
-        if name in seen:
-            raise EennError(f"recursion through {name}: the stack depth has no bound")
+        if name in seen or name == "__indirect_call":
+            raise EennError(f"{'recursion through' if name in seen else 'an indirect call from'} {seen[-1]}: "
+                            "the stack depth has no static bound")
         return frames.get(name, 0) + max((depth(c, (*seen, name)) for c in calls.get(name, ())), default=0)
 
     thread = depth("Reset_Handler")
