@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cobs import cobs
 
-from eenn import boards, emulate, firmware, link, pipeline
+from eenn import boards, decisions, emulate, firmware, link, pipeline
 from eenn.errors import EennError
 
 BOARDS = [b.name for b in boards.all_boards()]
@@ -65,12 +65,34 @@ def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
         result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES)
     assert result.samples == SAMPLES
     assert result.differences == []
-    expected = np.bincount(
-        emulate.ConfidencePolicy(tuple(manifest["decision"]["thresholds_int8"])).exit_taken(records.probs[:SAMPLES]),
-        minlength=len(manifest["stages"]))
+    spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
+    expected = np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0], minlength=len(manifest["stages"]))
     assert result.exit_histogram == expected.tolist()
     assert result.mean_cost > 0 and result.cost_unit == "systick ticks"
     assert emulator.process.poll() is not None  # QEMU is gone with the emulator
+
+
+MECHANISM_SPECS = {
+    "margin": decisions.DecisionSpec("margin", (128, 96)),
+    "entropy": decisions.DecisionSpec("entropy", (20000, 20000)),
+    "patience": decisions.DecisionSpec("patience", (), patience=2),
+    "difference": decisions.DecisionSpec("difference", (103, 103), tau=40, distance="l2", deep="cascade"),
+    "temporal-patience": decisions.DecisionSpec("temporal-patience", (), patience=1, max_run=4, deep="full"),
+}
+
+
+@pytest.mark.parametrize("mechanism", list(MECHANISM_SPECS))
+def test_every_decision_mechanism_answers_as_the_host_under_qemu(build, mechanism):
+    directory, manifest, records = build
+    spec = MECHANISM_SPECS[mechanism]
+    board = boards.get("mps2-an386")
+    fw = firmware.build(directory, board, emulated=True, decision=spec)
+    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES,
+                             decision=spec)
+    assert result.differences == []
+    assert result.exit_histogram == np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0],
+                                                minlength=len(manifest["stages"])).tolist()
 
 
 @pytest.mark.parametrize("name", BOARDS)

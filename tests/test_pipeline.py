@@ -32,7 +32,7 @@ def test_manifest_describes_the_stage_files(default_build):
             assert s["input"] == m["stages"][k - 1]["boundary"]  # same tensor, same quantization
     assert m["stages"][-1]["boundary"] is None
     assert [e["point"] for e in m["exits"]] == ["block1", "block2", "final"]
-    assert m["decision"]["thresholds_int8"] == [103, 103]
+    assert m["decision"]["spec"]["thresholds"] == [103, 103] and m["decision"]["spec"]["mechanism"] == "confidence"
     assert len(m["dataset"]["split_digest"]) == 64
 
 
@@ -110,9 +110,13 @@ def test_cli_simulate_reads_a_build(default_build):
     r = _eenn("simulate", "--out", str(out), "--threshold", "1.0", cwd=out)
     assert r.returncode == 0, r.stderr
     n = default_build.manifest["dataset"]["split"]["test"]
-    assert "thresholds (int8): 128, 128" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
+    assert "confidence: integer thresholds 128, 128" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
     r = _eenn("simulate", "--out", str(out), "--split", "calib", "--threshold", "0,0", cwd=out)
     assert f"exits taken {default_build.manifest['dataset']['split']['calib']} / 0 / 0" in r.stdout
+    r = _eenn("simulate", "--out", str(out), "--mechanism", "margin", "--threshold", "1.0", cwd=out)
+    assert "margin: integer thresholds 256, 256" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
+    r = _eenn("simulate", "--out", str(out), "--mechanism", "nonsense", cwd=out)
+    assert r.returncode == 1 and "decision mechanism 'nonsense' is not one of" in r.stderr
 
 
 def test_cli_zoo_lists_models():

@@ -1,9 +1,11 @@
 /* The device side of eenn: receive a sample, run the stages until the exit decision says
  * stop, answer with a record. Frames are COBS-encoded with a CRC-32 (protocol.h); a bad
- * frame gets an error record and the firmware goes on serving. */
+ * frame gets an error record and the firmware goes on serving. The exit decision keeps its
+ * state across samples (temporal mechanisms) until a reset frame starts a new stream. */
 #include <stdint.h>
 #include <string.h>
 
+#include "decision.h"
 #include "eenn_model.h"
 #include "firmware_config.h"
 #include "hal.h"
@@ -19,7 +21,6 @@
 static uint8_t arena[EENN_ARENA_BYTES] __attribute__((aligned(EENN_ARENA_ALIGNMENT)));
 static uint8_t frame[ENCODED_MAX];
 static uint8_t reply[REPLY_MAX];
-static const int16_t thresholds[EENN_NUM_STAGES] = EENN_THRESHOLDS; /* int8 levels; 128: never */
 static const uint8_t model_digest[32] = EENN_MODEL_DIGEST;
 
 static uint32_t crc32(const uint8_t *data, uint32_t length)
@@ -106,30 +107,22 @@ static void send_info(void)
     send(put_text(put_text(7 + sizeof model_digest, EENN_BOARD_NAME), EENN_BUILD_ID));
 }
 
-/* Run stages until the confidence decision lets the sample leave; record what happened. */
+/* Run stages until the exit decision lets the sample leave; record what happened. */
 static void infer(const uint8_t *payload)
 {
     memcpy(eenn_input(arena), payload + 2, EENN_INPUT_BYTES);
     uint32_t cost[EENN_NUM_STAGES];
     const int8_t *probs = 0;
-    int32_t stage = 0;
-    for (;; ++stage) {
+    int32_t stage = 0, predicted = -1;
+    eenn_decision_begin();
+    for (; predicted < 0; ++stage) {
         const uint32_t start = counter_read();
         eenn_run_stage(stage, arena);
         cost[stage] = counter_read() - start;
         probs = eenn_exit_probabilities(stage, arena);
-        int32_t top = probs[0];
-        for (int32_t c = 1; c < EENN_NUM_CLASSES; ++c) {
-            top = probs[c] > top ? probs[c] : top;
-        }
-        if (stage == EENN_NUM_STAGES - 1 || top >= thresholds[stage]) {
-            break;
-        }
+        predicted = eenn_decision_step(stage, probs);
     }
-    int32_t predicted = 0;
-    for (int32_t c = 1; c < EENN_NUM_CLASSES; ++c) {
-        predicted = probs[c] > probs[predicted] ? c : predicted; /* ties: lowest class */
-    }
+    --stage;
     reply[0] = FRAME_RECORD;
     reply[1] = payload[0];
     reply[2] = payload[1];
@@ -167,6 +160,10 @@ static void serve(uint32_t encoded_length)
         body == 1 ? send_info() : send_error(ERROR_LENGTH);
     } else if (frame[0] == FRAME_SAMPLE) {
         body == 1 + SAMPLE_PAYLOAD ? infer(frame + 1) : send_error(ERROR_LENGTH);
+    } else if (frame[0] == FRAME_RESET) {
+        eenn_decision_reset();
+        reply[0] = FRAME_ACK;
+        send(1);
     } else {
         send_error(ERROR_COMMAND);
     }
@@ -176,6 +173,7 @@ int main(void)
 {
     uart_init();
     counter_init();
+    eenn_decision_reset();
     uint32_t length = 0;
     int overflow = 0;
     for (;;) {

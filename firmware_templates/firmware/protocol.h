@@ -6,12 +6,14 @@
  *
  *   host -> device  'I' info request        (no payload)
  *                   'S' sample              u16 sequence, the quantized input (EENN_INPUT_BYTES)
+ *                   'R' reset               (no payload): a new stream; the decision forgets its state
  *   device -> host  'i' info                u8 protocol version, u8 stages, u8 classes, u8 cost unit,
  *                                           u16 input bytes, 32-byte model digest,
  *                                           u8 length + board name, u8 length + build id
  *                   'r' record              u16 sequence, u8 exit taken, u8 class, u8 stages run,
  *                                           u8 cost unit, int8 probabilities of the exit taken
  *                                           (classes), u32 cost of each stage run
+ *                   'k' acknowledged        (no payload), after a reset
  *                   'e' error               u8 error code
  */
 #ifndef EENN_PROTOCOL_H
@@ -22,6 +24,8 @@
 enum {
     FRAME_INFO_REQUEST = 'I',
     FRAME_SAMPLE = 'S',
+    FRAME_RESET = 'R',
+    FRAME_ACK = 'k',
     FRAME_INFO = 'i',
     FRAME_RECORD = 'r',
     FRAME_ERROR = 'e',

@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--training", dest="mode", help="joint, or frozen (backbone first, then heads only)")
     b.add_argument("--epochs", type=int)
     b.add_argument("--seed", type=int)
-    b.add_argument("--threshold", type=_thresholds, help="confidence threshold(s), probability in [0, 1]")
+    b.add_argument("--threshold", type=_thresholds, help="decision threshold(s): probability (nats for entropy)")
+    b.add_argument("--mechanism", help="exit decision: confidence, margin, entropy, patience, difference, "
+                   "temporal-patience")
     b.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -50,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("generated"))
     s.add_argument("--split", default="test", help="records to use: test or calib")
     s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
+    s.add_argument("--mechanism", help="override the build's decision mechanism")
 
     g = sub.add_parser("generate", help="generate the C sources of a build's stages (generated/NAME/src/)")
     g.add_argument("--name", default="default")
@@ -80,7 +83,7 @@ def _build(args) -> None:
         proj, name=args.name, seed=args.seed, **{
             "data.source": args.dataset, "model.name": args.model, "model.exits": args.exits,
             "model.head": args.head, "training.mode": args.mode, "training.epochs": args.epochs,
-            "decision.threshold": args.threshold,
+            "decision.threshold": args.threshold, "decision.mechanism": args.mechanism,
         })
     result = pipeline.build(proj, args.out, progress=not args.quiet)
     print(result.report)
@@ -88,22 +91,22 @@ def _build(args) -> None:
 
 
 def _simulate(args) -> None:
-    from . import pipeline, policy, report
+    from dataclasses import replace
+
+    from . import decisions, pipeline, project, report
+    from .flatbuffer import Quantization
 
     directory = args.out / args.name
     manifest = pipeline.load_manifest(directory)
     records = pipeline.load_records(directory, manifest, args.split)
     stages = manifest["stages"]
-    if args.threshold is None:
-        levels = tuple(manifest["decision"]["thresholds_int8"])
-    else:
-        from .flatbuffer import Quantization
-
-        quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in stages[:-1]]
-        levels = policy.thresholds_for(args.threshold, quants)
-    result = policy.evaluate(records, policy.ConfidencePolicy(levels), [s["cumulative_macs"] for s in stages],
-                             manifest["full_model_macs"])
-    print(f"thresholds (int8): {', '.join(map(str, levels))}")
+    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["decision"]["config"].items()}
+    changes = {"threshold": args.threshold, "mechanism": args.mechanism}
+    config = replace(project.DecisionConfig(**saved), **{k: v for k, v in changes.items() if v is not None})
+    quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in stages[:-1]]
+    spec = decisions.spec_for(config, quants)
+    result = decisions.evaluate(records, spec, [s["cumulative_macs"] for s in stages], manifest["full_model_macs"])
+    print(f"{spec.mechanism}: integer thresholds {', '.join(map(str, spec.thresholds))}")
     print(report.policy_line(result))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import EennError
 from .link import Link, LinkError
-from .policy import ConfidencePolicy
+from .decisions import DecisionSpec, simulate
 
 QEMU = "qemu-system-arm"
 CONNECT_SECONDS = 10.0
@@ -112,9 +112,10 @@ class RunResult:
 
 
 def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int | None" = None,
-        progress: bool = False) -> RunResult:
-    """Send `samples` of the records' inputs (all by default) and compare every answer with the
-    host simulator: exit taken, class and that exit's int8 probabilities."""
+        progress: bool = False, decision: "DecisionSpec | None" = None) -> RunResult:
+    """Send `samples` of the records' inputs (all by default) as one stream and compare every
+    answer with the host simulator (the build's decision, or `decision`, which the firmware
+    must have been built with): exit taken, class and that exit's int8 probabilities."""
     if records.inputs is None:
         raise EennError("these records keep no inputs; run 'eenn build' again")
     info = link.connect()
@@ -122,7 +123,9 @@ def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int 
         raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
                         f"expected {model_digest.hex()[:16]}): rebuild and reload its firmware")
     n = len(records.inputs) if samples is None else min(samples, len(records.inputs))
-    expected_exit = ConfidencePolicy(tuple(manifest["decision"]["thresholds_int8"])).exit_taken(records.probs)
+    spec = decision or DecisionSpec.from_dict(manifest["decision"]["spec"])
+    expected_exit, expected_class = simulate(spec, records.probs[:n])  # the samples as one stream
+    link.reset()
     indices = range(n)
     if progress:
         from tqdm import tqdm
@@ -131,11 +134,11 @@ def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int 
     differences, exits, costs, correct = [], [], [], 0
     for i in indices:
         r = link.infer(i, records.inputs[i], info.classes)
-        k = int(expected_exit[i])
+        k, c = int(expected_exit[i]), int(expected_class[i])
         want = records.probs[i, k]
-        if r.exit != k or r.predicted != int(want.argmax()) or not np.array_equal(r.probs, want):
+        if r.exit != k or r.predicted != c or not np.array_equal(r.probs, want):
             differences.append(f"sample {i}: device exit {r.exit} class {r.predicted} probs {r.probs.tolist()}; "
-                               f"host exit {k} class {int(want.argmax())} probs {want.tolist()}")
+                               f"host exit {k} class {c} probs {want.tolist()}")
         exits.append(r.exit)
         costs.append(sum(r.cost))
         correct += int(r.predicted == records.labels[i])

@@ -21,7 +21,7 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from . import atomic, boards, pipeline
+from . import atomic, boards, decisions, pipeline
 from .codegen import TEMPLATES
 from .errors import EennError
 from .report import firmware_lines
@@ -115,26 +115,40 @@ def _worst_stack(directory: Path, fpu: bool) -> dict:
     return {"thread": thread, "interrupt": handler + EXCEPTION_FRAME[fpu], "worst": thread + handler + EXCEPTION_FRAME[fpu]}
 
 
-def _render(board, emulated, manifest, build_id_placeholder: str) -> dict:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(SOURCES), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(SOURCES), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def decision_config(spec: decisions.DecisionSpec, num_stages: int) -> str:
+    """decision_config.h: the chosen mechanism and its constants for decision.c."""
+    return _environment().get_template("decision_config.h.j2").render(
+        spec=spec, version=version("eenn"), definitions=decisions.c_definitions(spec, num_stages))
+
+
+def _render(board, emulated, manifest, spec: decisions.DecisionSpec, build_id_placeholder: str) -> dict:
+    env = _environment()
     counter = "systick" if emulated else board.cost.counter
     context = dict(board=board, emulated=emulated, version=version("eenn"), model_name=manifest["name"],
                    build_id=build_id_placeholder, digest=[f"0x{b:02x}" for b in model_digest(manifest)],
-                   thresholds=[*manifest["decision"]["thresholds_int8"], 128], cost_unit=COST_UNITS[counter],
+                   cost_unit=COST_UNITS[counter],
                    uart=board.emulated_uart if emulated else board.uart, stack_bytes=STACK_BYTES,
                    machine=board.emulation.machine if emulated else None,
                    flash_origin=board.emulation.flash_origin if emulated else board.memory.flash_origin,
                    ram_origin=board.emulation.ram_origin if emulated else board.memory.ram_origin)
     return {
         "firmware_config.h": env.get_template("firmware_config.h.j2").render(context),
+        "decision_config.h": decision_config(spec, len(manifest["stages"])),
         "linker.ld": env.get_template("linker.ld.j2").render(context),
-        "sources": ["startup.c", "main.c", UART_SOURCES[context["uart"].driver], COUNTER_SOURCES[counter]],
+        "sources": ["startup.c", "main.c", "decision.c", UART_SOURCES[context["uart"].driver], COUNTER_SOURCES[counter]],
         "ram_origin": context["ram_origin"],
     }
 
 
-def build(directory: Path, board: boards.Board, emulated: bool = False) -> Firmware:
+def build(directory: Path, board: boards.Board, emulated: bool = False,
+          decision: "decisions.DecisionSpec | None" = None) -> Firmware:
+    """The firmware of the build in `directory` for `board`, with the build's exit decision
+    unless `decision` replaces it."""
     directory = Path(directory)
     if emulated and board.emulation is None:
         raise EennError(f"board {board.name} has no emulation entry")
@@ -150,13 +164,14 @@ def build(directory: Path, board: boards.Board, emulated: bool = False) -> Firmw
             raise EennError(f"{tool} not found: install the Debian package gcc-arm-none-eabi ('make setup')")
 
     placeholder = "@BUILD_ID@"
-    rendered = _render(board, emulated, manifest, placeholder)
+    spec = decision or decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
+    rendered = _render(board, emulated, manifest, spec, placeholder)
     sources = sorted(src.glob("*.c")) + [SOURCES / name for name in rendered["sources"]]
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
     flags = [*board.cflags, *CFLAGS]
     digest = hashlib.sha256()
     for part in [*(p.read_bytes() for p in sources + headers), rendered["firmware_config.h"].encode(),
-                 rendered["linker.ld"].encode(), " ".join(flags + list(LDFLAGS)).encode()]:
+                 rendered["decision_config.h"].encode(), rendered["linker.ld"].encode(), " ".join(flags + list(LDFLAGS)).encode()]:
         digest.update(hashlib.sha256(part).digest())
     build_id = digest.hexdigest()[:16]
 
@@ -171,6 +186,7 @@ def build(directory: Path, board: boards.Board, emulated: bool = False) -> Firmw
     with atomic.staged_directory(out) as tmp:
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"].replace(placeholder, build_id))
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
+        (tmp / "decision_config.h").write_text(rendered["decision_config.h"])
         objects = []
         for source in sources:
             obj = tmp / f"{source.stem}.o"

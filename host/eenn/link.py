@@ -16,7 +16,7 @@ from cobs import cobs
 from .errors import EennError
 
 PROTOCOL_VERSION = 1
-INFO_REQUEST, SAMPLE, INFO, RECORD, ERROR = b"I", b"S", b"i", b"r", b"e"
+INFO_REQUEST, SAMPLE, RESET, INFO, RECORD, ACK, ERROR = b"I", b"S", b"R", b"i", b"r", b"k", b"e"
 ERRORS = {1: "framing", 2: "crc", 3: "length", 4: "command"}
 COST_UNITS = {0: "cycles", 1: "systick ticks", 2: "timer ticks"}
 
@@ -151,6 +151,12 @@ class Link:
         board = body[39:39 + board_length].decode()
         build = body[40 + board_length:40 + board_length + body[39 + board_length]].decode()
         return Info(version, stages, classes, COST_UNITS.get(unit, str(unit)), input_bytes, digest, board, build)
+
+    def reset(self) -> None:
+        """Start a new stream: the device's decision forgets earlier samples."""
+        kind, _ = self.request(RESET)
+        if kind != ACK:
+            raise LinkError(f"expected an acknowledgement, got {kind!r}")
 
     def infer(self, sequence: int, x: np.ndarray, classes: int) -> Record:
         payload = struct.pack("<H", sequence & 0xFFFF) + np.ascontiguousarray(x, np.int8).tobytes()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, codegen, data, policy, quantize, stages, training, zoo
+from . import atomic, codegen, data, decisions, quantize, stages, training, zoo
 from .errors import EennError
 from .project import Project
 from .report import build_table, codegen_table
@@ -21,7 +21,7 @@ MANIFEST = "manifest.json"
 SOURCES = "src"
 STAGE_TABLE = "stages.txt"
 CODE_SUMMARY = "code.json"
-FORMAT = 1
+FORMAT = 2
 UNTRAINED_SAMPLES = 100
 
 
@@ -95,14 +95,14 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
     float_test = training.predict(model, split.test.x).argmax(-1)
 
     cumulative = np.cumsum([s.macs for s in stage_list]).tolist()
-    thresholds = policy.thresholds_for(project.decision.threshold, [s.exit_output.quantization for s in stage_list[:-1]])
+    spec = decisions.spec_for(project.decision, [s.exit_output.quantization for s in stage_list[:-1]])
     test = records["test"]
     int8_test = test.predictions.T
     metrics = {
         "float_accuracy": _match_rate(float_test, split.test.y) if trained else None,
         "int8_accuracy": _match_rate(int8_test, split.test.y) if trained else None,
         "int8_float_agreement": [float(np.mean(a == b)) for a, b in zip(int8_test, float_test)],
-        "policy": policy.evaluate(test, policy.ConfidencePolicy(thresholds), cumulative, full_macs),
+        "policy": decisions.evaluate(test, spec, cumulative, full_macs),
     }
     manifest = {
         "format": FORMAT,
@@ -120,9 +120,7 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
         "full_model_macs": full_macs,
         "stages": [_stage_entry(s, cumulative[s.index]) for s in stage_list],
         "exits": [{"index": k, "point": p, "stage": k} for k, p in enumerate([*exit_points, "final"])],
-        "decision": {"mechanism": project.decision.mechanism,
-                     "threshold_probability": _jsonable(project.decision.threshold),
-                     "thresholds_int8": list(thresholds)},
+        "decision": {"config": _jsonable(asdict(project.decision)), "spec": _jsonable(asdict(spec))},
         "records": {"calib": "records_calib.npz", "test": "records_test.npz"},
         "metrics": {"test": metrics},
     }

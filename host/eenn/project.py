@@ -11,6 +11,9 @@ wrong type are errors that name the file and the key.
     [training]  mode = "joint"; epochs = 60; batch_size = 32; learning_rate = 0.003
                 exit_loss_weights = [1, 1, 1]
     [decision]  mechanism = "confidence"; threshold = 0.9   # or one per early exit
+                patience = 2; tau = 0; distance = "l1"; max_run = 16; deep = "cascade"
+    threshold: a probability for confidence (and the cascade of the temporal mechanisms),
+    a probability difference for margin, nats for entropy; see eenn.decisions.
 """
 
 import re
@@ -19,11 +22,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from . import zoo
+from .decisions import MECHANISMS
 from .errors import EennError
 from .exits import HEADS, HeadSpec
 from .training import TrainingConfig
 
-MECHANISMS = ("confidence",)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -48,6 +51,11 @@ class ModelConfig:
 class DecisionConfig:
     mechanism: str = "confidence"
     threshold: "float | tuple" = 0.9
+    patience: int = 2
+    tau: int = 0
+    distance: str = "l1"
+    max_run: int = 16
+    deep: str = "cascade"
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,8 @@ class Project:
         if self.model.head_width < 1:
             raise EennError(f"model.head_width must be at least 1, got {self.model.head_width}")
         if self.decision.mechanism not in MECHANISMS:
-            raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; expected one of {', '.join(MECHANISMS)}")
+            raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
+                            f"expected one of {', '.join(MECHANISMS)}")
         self.training.validate(len(self.exit_points) + 1)
         return self
 

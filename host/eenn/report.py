@@ -40,11 +40,12 @@ def build_table(manifest: dict) -> str:
     title = (f"{manifest['name']}: {manifest['model']['name']} on {ds['source']} "
              f"(test split: {ds['split']['test']} samples; full model {full:,} MACs)")
     dec = manifest["decision"]
-    levels = ", ".join(str(t) for t in dec["thresholds_int8"])
+    config, spec = dec["config"], dec["spec"]
+    levels = ", ".join(str(t) for t in spec["thresholds"])
     return "\n".join([
         title,
         table(["exit", "point", "MACs to reach", "of full", "float acc", "int8 acc", "int8=float"], rows),
-        f"decision: {dec['mechanism']} >= {dec['threshold_probability']} (int8 levels {levels})",
+        f"decision: {spec['mechanism']}, threshold {config['threshold']} (integer thresholds {levels})",
         policy_line(m["policy"]),
     ])
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from eenn import policy
+from eenn import decisions
+from eenn.decisions import DecisionSpec
 from eenn.errors import EennError
 from eenn.flatbuffer import Quantization
 from eenn.simulate import Records
@@ -12,12 +13,12 @@ SOFTMAX_Q = Quantization((1 / 256,), (-128,))
 
 @pytest.mark.parametrize("p, level", [(0.0, -128), (0.5, 0), (0.9, 103), (1.0, 128), (127 / 256 + 0.5, 127)])
 def test_level_for_probability(p, level):
-    assert policy.level_for_probability(p, 1 / 256, -128) == level
+    assert decisions.level_for_probability(p, 1 / 256, -128) == level
 
 
 @given(st.floats(0, 1))
 def test_level_is_the_smallest_reaching_p(p):
-    q = policy.level_for_probability(p, 1 / 256, -128)
+    q = decisions.level_for_probability(p, 1 / 256, -128)
     if q <= 127:
         assert (q + 128) / 256 >= p - 1e-9
     if q > -128:
@@ -25,12 +26,16 @@ def test_level_is_the_smallest_reaching_p(p):
 
 
 def test_thresholds_shared_or_per_exit():
-    assert policy.thresholds_for(0.5, [SOFTMAX_Q] * 2) == (0, 0)
-    assert policy.thresholds_for((0.5, 1.0), [SOFTMAX_Q] * 2) == (0, 128)
+    from eenn.project import DecisionConfig
+
+    assert decisions.spec_for(DecisionConfig(threshold=0.5), [SOFTMAX_Q] * 2).thresholds == (0, 0)
+    assert decisions.spec_for(DecisionConfig(threshold=(0.5, 1.0)), [SOFTMAX_Q] * 2).thresholds == (0, 128)
+    assert decisions.spec_for(DecisionConfig("margin", 0.25), [SOFTMAX_Q]).thresholds == (64,)
+    assert decisions.spec_for(DecisionConfig("entropy", 0.5), [SOFTMAX_Q]).thresholds == (32768,)
     with pytest.raises(EennError, match="3 thresholds given for 2"):
-        policy.thresholds_for((0.1, 0.2, 0.3), [SOFTMAX_Q] * 2)
+        decisions.spec_for(DecisionConfig(threshold=(0.1, 0.2, 0.3)), [SOFTMAX_Q] * 2)
     with pytest.raises(EennError, match="not a probability"):
-        policy.thresholds_for(1.5, [SOFTMAX_Q])
+        decisions.spec_for(DecisionConfig(threshold=1.5), [SOFTMAX_Q])
 
 
 def _records():
@@ -46,9 +51,11 @@ def _records():
 
 def test_exit_taken_and_evaluation():
     r = _records()
-    pol = policy.ConfidencePolicy((50, 100))
-    np.testing.assert_array_equal(pol.exit_taken(r.probs), [0, 1, 2, 0])
-    result = policy.evaluate(r, pol, [10, 30, 100], 80)
+    spec = DecisionSpec("confidence", (50, 100))
+    exits, classes = decisions.simulate(spec, r.probs)
+    np.testing.assert_array_equal(exits, [0, 1, 2, 0])
+    np.testing.assert_array_equal(classes, [0, 1, 1, 0])
+    result = decisions.evaluate(r, spec, [10, 30, 100], 80)
     assert result["exit_histogram"] == [2, 1, 1]
     assert result["accuracy"] == 1.0
     assert result["mean_macs"] == pytest.approx((10 + 30 + 100 + 10) / 4)
@@ -57,13 +64,13 @@ def test_exit_taken_and_evaluation():
 
 def test_threshold_128_never_exits_early():
     r = _records()
-    assert set(policy.ConfidencePolicy((128, 128)).exit_taken(r.probs)) == {2}
+    assert set(decisions.simulate(DecisionSpec("confidence", (128, 128)), r.probs)[0]) == {2}
 
 
 def test_unlabelled_records_have_no_accuracy():
     r = _records()
     r = Records(r.probs, np.full(4, -1))
-    assert policy.evaluate(r, policy.ConfidencePolicy((0, 0)), [1, 2, 3], 3)["accuracy"] is None
+    assert decisions.evaluate(r, DecisionSpec("confidence", (0, 0)), [1, 2, 3], 3)["accuracy"] is None
 
 
 def test_records_round_trip(tmp_path):
