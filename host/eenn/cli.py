@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, help="number of test samples (default: all)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    t = sub.add_parser("tradeoff", help="accuracy vs MACs of every decision mechanism: table and plot")
+    t.add_argument("--name", default="default")
+    t.add_argument("--out", type=Path, default=Path("generated"))
+    t.add_argument("--stream", action="store_true", help="on a stream of scenes made from the test split")
+    t.add_argument("--stream-file", type=Path, help="on a recorded stream (.npz or .csv)")
+    t.add_argument("--steps", type=int, default=2000, help="stream length (default 2000)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--noise", type=int, default=0, help="int8 noise amplitude added to stream samples")
+
     sub.add_parser("zoo", help="list the zoo's models and the built-in datasets")
     return p
 
@@ -143,6 +152,37 @@ def _emulate(args) -> None:
                         f"first: {result.differences[0]}")
 
 
+def _tradeoff(args) -> None:
+    from . import atomic, pipeline, project, streams, tradeoff
+    from .flatbuffer import Quantization
+    from .simulate import StageChain
+
+    directory = args.out / args.name
+    manifest = pipeline.load_manifest(directory)
+    records = pipeline.load_records(directory, manifest, "test")
+    starts, kind = None, "i.i.d. test split"
+    if args.stream or args.stream_file:
+        if args.stream_file:
+            stream, kind = streams.load(args.stream_file), f"stream {args.stream_file.name}"
+        else:
+            stream = streams.build(records.inputs, records.labels, args.steps, args.seed, noise=args.noise)
+            kind = f"stream of {args.steps} steps (seed {args.seed}, noise {args.noise})"
+        shape = tuple(manifest["stages"][0]["input"]["shape"][1:])
+        chain = StageChain([t for _, t in pipeline.stage_models(directory, manifest)])
+        records = chain.run(stream.inputs.reshape(len(stream), *shape), stream.labels, progress=True)
+        starts = stream.starts
+    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["decision"]["config"].items()}
+    quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"][:-1]]
+    rows = tradeoff.sweep(records, project.DecisionConfig(**saved), quants,
+                          [s["cumulative_macs"] for s in manifest["stages"]], manifest["full_model_macs"], starts)
+    stem = directory / ("tradeoff_stream" if starts is not None else "tradeoff_iid")
+    text = f"{manifest['name']}: {kind}\n{tradeoff.table(rows)}"
+    atomic.write_text(stem.with_suffix(".txt"), text + "\n")
+    tradeoff.plot(rows, f"{manifest['name']}: {kind}", stem.with_suffix(".png"))
+    print(text)
+    print(f"wrote {stem}.txt and {stem}.png")
+
+
 def _zoo(args) -> None:
     from . import data, report, zoo
 
@@ -158,7 +198,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "generate": _generate, "firmware": _firmware,
-         "emulate": _emulate, "zoo": _zoo}[args.command](args)
+         "emulate": _emulate, "tradeoff": _tradeoff, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -167,13 +167,16 @@ class Decider:
         return c
 
 
-def simulate(spec: DecisionSpec, probs: np.ndarray) -> "tuple[np.ndarray, np.ndarray]":
+def simulate(spec: DecisionSpec, probs: np.ndarray, starts=None) -> "tuple[np.ndarray, np.ndarray]":
     """(exit taken, class answered) per sample of int8 records (samples, exits, classes), in
-    order, as one stream: the state of a temporal mechanism carries from sample to sample."""
+    order: the state of a temporal mechanism carries from sample to sample, and is reset
+    where `starts` (bool per sample) marks a new stream."""
     decider = Decider(spec, probs.shape[1])
     exits = np.empty(len(probs), np.int64)
     classes = np.empty(len(probs), np.int64)
     for i, sample in enumerate(probs):
+        if starts is not None and starts[i]:
+            decider.reset()
         decider.begin()
         for k in range(probs.shape[1]):
             answer = decider.step(k, sample[k])
@@ -218,10 +221,10 @@ def spec_for(config, exit_quantizations: list) -> DecisionSpec:
     return spec
 
 
-def evaluate(records, spec: DecisionSpec, cumulative_macs: list, full_macs: int) -> dict:
+def evaluate(records, spec: DecisionSpec, cumulative_macs: list, full_macs: int, starts=None) -> dict:
     """Accuracy, exit histogram and mean MACs per inference of a mechanism on records taken
-    in order (one stream)."""
-    taken, answers = simulate(spec, records.probs)
+    in order (one stream, or several where `starts` says)."""
+    taken, answers = simulate(spec, records.probs, starts)
     macs = np.asarray(cumulative_macs, np.float64)[taken]
     result = {
         "samples": int(len(taken)),
