@@ -11,6 +11,7 @@ from cobs import cobs
 
 from eenn import boards, decisions, emulate, firmware, link, pipeline
 from eenn.errors import EennError
+from mechanisms import SPECS
 
 BOARDS = [b.name for b in boards.all_boards()]
 SAMPLES = 300
@@ -72,19 +73,10 @@ def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
     assert emulator.process.poll() is not None  # QEMU is gone with the emulator
 
 
-MECHANISM_SPECS = {
-    "margin": decisions.DecisionSpec("margin", (128, 96)),
-    "entropy": decisions.DecisionSpec("entropy", (20000, 20000)),
-    "patience": decisions.DecisionSpec("patience", (), patience=2),
-    "difference": decisions.DecisionSpec("difference", (103, 103), tau=40, distance="l2", deep="cascade"),
-    "temporal-patience": decisions.DecisionSpec("temporal-patience", (), patience=1, max_run=4, deep="full"),
-}
-
-
-@pytest.mark.parametrize("mechanism", list(MECHANISM_SPECS))
+@pytest.mark.parametrize("mechanism", list(SPECS))
 def test_every_decision_mechanism_answers_as_the_host_under_qemu(build, mechanism):
     directory, manifest, records = build
-    spec = MECHANISM_SPECS[mechanism]
+    spec = SPECS[mechanism]
     board = boards.get("mps2-an386")
     fw = firmware.build(directory, board, emulated=True, decision=spec)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:

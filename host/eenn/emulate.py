@@ -41,7 +41,7 @@ class Emulator:
         self._output = ""
         self.process = subprocess.Popen(
             [QEMU, "-machine", machine, "-display", "none", "-monitor", "none",
-             "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on", "-icount", "shift=0",
+             "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on", "-icount", "shift=0",
              "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
