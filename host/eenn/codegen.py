@@ -42,7 +42,6 @@ class Generated:
     directory: Path
     stages: tuple
     plan: memory.Plan
-    num_classes: int
 
 
 def _stage_macs(tflite: bytes) -> int:
@@ -120,4 +119,4 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
             (tmp / template).write_text(env.get_template(f"{template}.j2").render(context))
         for source in [*KERNELS.glob("*.h"), *(KERNELS / "portable").glob("*.c")]:
             shutil.copyfile(source, tmp / source.name)
-    return Generated(Path(out_dir), tuple(codes), plan, num_classes)
+    return Generated(Path(out_dir), tuple(codes), plan)

@@ -92,12 +92,6 @@ class Link:
         if sock is not None:
             sock.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def send_raw(self, data: bytes) -> None:
         self.port.write(data)
         self.port.flush()
