@@ -62,14 +62,12 @@ def test_recorded_streams_load_from_npz_and_csv(tmp_path):
 
 def test_a_temporal_mechanism_saves_60_percent_of_the_full_network_on_a_stream(default_build, stream_records):
     from eenn import project, tradeoff
-    from eenn.flatbuffer import Quantization
 
     stream, records = stream_records
     manifest = default_build.manifest
-    quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"][:-1]]
     full = manifest["full_model_macs"]
-    rows = tradeoff.sweep(records, project.DecisionConfig(), quants, [s["cumulative_macs"] for s in manifest["stages"]],
-                          full, stream.starts)
+    rows = tradeoff.sweep(records, project.DecisionConfig(), pipeline.exit_quantizations(manifest),
+                          [s["cumulative_macs"] for s in manifest["stages"]], full, stream.starts)
     assert {r["mechanism"] for r in rows} == set(decisions.MECHANISMS)
     full_accuracy = float(np.mean(records.predictions[:, -1] == records.labels))
     good = [r for r in rows if r["mechanism"] in decisions.TEMPORAL

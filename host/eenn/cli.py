@@ -27,6 +27,12 @@ def _names(text: str) -> tuple:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _build_location(p: argparse.ArgumentParser) -> None:
+    """--name and --out: which build under which output root a command reads."""
+    p.add_argument("--name", default="default", help="build name: OUT/NAME/ (default: default)")
+    p.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eenn", description="Early-exit neural networks for Cortex-M microcontrollers.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -48,32 +54,27 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bars")
 
     s = sub.add_parser("simulate", help="evaluate the exit policy on a build's TFLM records")
-    s.add_argument("--name", default="default")
-    s.add_argument("--out", type=Path, default=Path("generated"))
+    _build_location(s)
     s.add_argument("--split", default="test", help="records to use: test or calib")
     s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
     s.add_argument("--mechanism", help="override the build's decision mechanism")
 
     g = sub.add_parser("generate", help="generate the C sources of a build's stages (generated/NAME/src/)")
-    g.add_argument("--name", default="default")
-    g.add_argument("--out", type=Path, default=Path("generated"))
+    _build_location(g)
 
     f = sub.add_parser("firmware", help="build a board's firmware from the generated C (generated/NAME/BOARD/)")
     f.add_argument("--board", required=True, help="board name or alias (see boards/)")
-    f.add_argument("--name", default="default")
-    f.add_argument("--out", type=Path, default=Path("generated"))
+    _build_location(f)
     f.add_argument("--emulated", action="store_true", help="the image for the board's QEMU machine")
 
     e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
     e.add_argument("--board", required=True, help="board name or alias (see boards/)")
-    e.add_argument("--name", default="default")
-    e.add_argument("--out", type=Path, default=Path("generated"))
+    _build_location(e)
     e.add_argument("--samples", type=int, help="number of test samples (default: all)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = sub.add_parser("tradeoff", help="accuracy vs MACs of every decision mechanism: table and plot")
-    t.add_argument("--name", default="default")
-    t.add_argument("--out", type=Path, default=Path("generated"))
+    _build_location(t)
     t.add_argument("--stream", action="store_true", help="on a stream of scenes made from the test split")
     t.add_argument("--stream-file", type=Path, help="on a recorded stream (.npz or .csv)")
     t.add_argument("--steps", type=int, default=2000, help="stream length (default 2000)")
@@ -102,18 +103,15 @@ def _build(args) -> None:
 def _simulate(args) -> None:
     from dataclasses import replace
 
-    from . import decisions, pipeline, project, report
-    from .flatbuffer import Quantization
+    from . import decisions, pipeline, report
 
     directory = args.out / args.name
     manifest = pipeline.load_manifest(directory)
     records = pipeline.load_records(directory, manifest, args.split)
     stages = manifest["stages"]
-    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["decision"]["config"].items()}
     changes = {"threshold": args.threshold, "mechanism": args.mechanism}
-    config = replace(project.DecisionConfig(**saved), **{k: v for k, v in changes.items() if v is not None})
-    quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in stages[:-1]]
-    spec = decisions.spec_for(config, quants)
+    config = replace(pipeline.decision_config(manifest), **{k: v for k, v in changes.items() if v is not None})
+    spec = decisions.spec_for(config, pipeline.exit_quantizations(manifest))
     result = decisions.evaluate(records, spec, [s["cumulative_macs"] for s in stages], manifest["full_model_macs"])
     print(f"{spec.mechanism}: integer thresholds {', '.join(map(str, spec.thresholds))}")
     print(report.policy_line(result))
@@ -153,8 +151,7 @@ def _emulate(args) -> None:
 
 
 def _tradeoff(args) -> None:
-    from . import atomic, pipeline, project, streams, tradeoff
-    from .flatbuffer import Quantization
+    from . import atomic, pipeline, streams, tradeoff
     from .simulate import StageChain
 
     directory = args.out / args.name
@@ -171,9 +168,7 @@ def _tradeoff(args) -> None:
         chain = StageChain([t for _, t in pipeline.stage_models(directory, manifest)])
         records = chain.run(stream.inputs.reshape(len(stream), *shape), stream.labels, progress=True)
         starts = stream.starts
-    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["decision"]["config"].items()}
-    quants = [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"][:-1]]
-    rows = tradeoff.sweep(records, project.DecisionConfig(**saved), quants,
+    rows = tradeoff.sweep(records, pipeline.decision_config(manifest), pipeline.exit_quantizations(manifest),
                           [s["cumulative_macs"] for s in manifest["stages"]], manifest["full_model_macs"], starts)
     stem = directory / ("tradeoff_stream" if starts is not None else "tradeoff_iid")
     text = f"{manifest['name']}: {kind}\n{tradeoff.table(rows)}"

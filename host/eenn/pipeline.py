@@ -210,3 +210,18 @@ def generate(directory: Path) -> "tuple[codegen.Generated, str]":
                    for s in generated.stages],
     })
     return generated, text
+
+
+def decision_config(manifest: dict):
+    """The project's [decision] the build was made with."""
+    from .project import DecisionConfig
+
+    saved = manifest["decision"]["config"]
+    return DecisionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def exit_quantizations(manifest: dict) -> list:
+    """The int8 quantization of each early exit's probabilities."""
+    from .flatbuffer import Quantization
+
+    return [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"][:-1]]
