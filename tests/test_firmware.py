@@ -73,6 +73,22 @@ def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
     assert emulator.process.poll() is not None  # QEMU is gone with the emulator
 
 
+def test_calibrated_thresholds_run_on_the_device_for_every_test_sample(build):
+    """The default build's risk-controlled thresholds are in the firmware, and under QEMU every
+    test sample's record, exit and class equal the host's, so the calibration's figures hold."""
+    directory, manifest, records = build
+    decision = manifest["decision"]
+    board = boards.get("mps2-an386")
+    fw = firmware.build(directory, board, emulated=True)
+    thresholds = ", ".join(map(str, decision["spec"]["thresholds"]))
+    assert f"#define EENN_DECISION_THRESHOLDS {{ {thresholds}, 0 }}" in (fw.directory / "decision_config.h").read_text()
+    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest))
+    assert result.samples == len(records) and result.differences == []
+    assert result.exit_histogram == decision["calibration"]["test"]["exit_histogram"]
+    assert result.accuracy == decision["calibration"]["test"]["accuracy"]
+
+
 @pytest.mark.parametrize("mechanism", list(SPECS))
 def test_every_decision_mechanism_answers_as_the_host_under_qemu(build, mechanism):
     directory, manifest, records = build

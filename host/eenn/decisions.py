@@ -36,6 +36,7 @@ TEMPORAL = ("difference", "temporal-patience")
 DISTANCES = ("l1", "l2")
 DEEP = ("full", "cascade")
 ENTROPY_FRACTION_BITS = 16
+NEVER_THRESHOLD = {"confidence": 128, "margin": 256, "entropy": -1}  # no int8 output reaches these
 
 
 def _entropy_table() -> np.ndarray:
@@ -203,12 +204,15 @@ def c_definitions(spec: DecisionSpec, num_stages: int) -> dict:
 
 def spec_for(config, exit_quantizations: list) -> DecisionSpec:
     """The integer DecisionSpec of a project's [decision] (threshold(s) in probability
-    units, or nats for entropy), for exits with the given int8 quantizations."""
+    units, or nats for entropy; None: never exit early), for exits with the given int8
+    quantizations."""
     n = len(exit_quantizations)
     values = list(config.threshold) if isinstance(config.threshold, (list, tuple)) else [config.threshold] * n
     if len(values) != n:
         raise EennError(f"{len(values)} thresholds given for {n} early exits")
-    if config.mechanism == "entropy":
+    if config.threshold is None:  # not given: never exit early (until calibrated)
+        thresholds = (NEVER_THRESHOLD.get(config.mechanism, NEVER_THRESHOLD["confidence"]),) * n
+    elif config.mechanism == "entropy":
         thresholds = tuple(int(math.floor(v * (1 << ENTROPY_FRACTION_BITS))) for v in values)
     elif config.mechanism == "margin":
         thresholds = tuple(math.ceil(v / q.scale[0] - 1e-9) for v, q in zip(values, exit_quantizations))
@@ -225,6 +229,11 @@ def evaluate(records, spec: DecisionSpec, cumulative_macs: list, full_macs: int,
     """Accuracy, exit histogram and mean MACs per inference of a mechanism on records taken
     in order (one stream, or several where `starts` says)."""
     taken, answers = simulate(spec, records.probs, starts)
+    return summarize(taken, answers, records, cumulative_macs, full_macs)
+
+
+def summarize(taken: np.ndarray, answers: np.ndarray, records, cumulative_macs: list, full_macs: int) -> dict:
+    """Accuracy, exit histogram and mean MACs of the exits taken and classes answered."""
     macs = np.asarray(cumulative_macs, np.float64)[taken]
     result = {
         "samples": int(len(taken)),

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, codegen, data, decisions, quantize, stages, training, zoo
+from . import atomic, calibration, codegen, data, decisions, quantize, stages, training, zoo
 from .errors import EennError
 from .project import Project
-from .report import build_table, codegen_table
+from .report import build_table, calibration_lines, codegen_table
 from .simulate import Records, StageChain, tflm_arena_bytes
 
 MANIFEST = "manifest.json"
 SOURCES = "src"
 STAGE_TABLE = "stages.txt"
 CODE_SUMMARY = "code.json"
-FORMAT = 2
+FORMAT = 3
 UNTRAINED_SAMPLES = 100
 
 
@@ -95,7 +95,10 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
     float_test = training.predict(model, split.test.x).argmax(-1)
 
     cumulative = np.cumsum([s.macs for s in stage_list]).tolist()
-    spec = decisions.spec_for(project.decision, [s.exit_output.quantization for s in stage_list[:-1]])
+    # an untrained model's outputs say nothing about a risk: its thresholds stay as given (or never)
+    settings = project.calibration if trained else replace(project.calibration, method=calibration.NO_CALIBRATION)
+    spec, calibrated = decide(project.decision, settings, project.seed, records,
+                              [s.exit_output.quantization for s in stage_list], cumulative, full_macs, log)
     test = records["test"]
     int8_test = test.predictions.T
     metrics = {
@@ -120,7 +123,7 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
         "full_model_macs": full_macs,
         "stages": [_stage_entry(s, cumulative[s.index]) for s in stage_list],
         "exits": [{"index": k, "point": p, "stage": k} for k, p in enumerate([*exit_points, "final"])],
-        "decision": {"config": _jsonable(asdict(project.decision)), "spec": _jsonable(asdict(spec))},
+        "decision": decision_entry(project.decision, spec, calibrated),
         "records": {"calib": "records_calib.npz", "test": "records_test.npz"},
         "metrics": {"test": metrics},
     }
@@ -133,6 +136,8 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
             rec.save(tmp / f"records_{name}.npz")
         atomic.write_json(tmp / MANIFEST, manifest)
         atomic.write_text(tmp / "report.txt", report + "\n")
+        if calibrated:
+            write_calibration(tmp, manifest["name"], calibrated)
     return BuildResult(out_root / project.name, manifest, report)
 
 
@@ -221,7 +226,53 @@ def decision_config(manifest: dict):
 
 
 def exit_quantizations(manifest: dict) -> list:
-    """The int8 quantization of each early exit's probabilities."""
+    """The int8 quantization of each exit's probabilities, the last exit's included."""
     from .flatbuffer import Quantization
 
-    return [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"][:-1]]
+    return [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"]]
+
+
+def decide(config, settings, seed: int, records: dict, quantizations: list, cumulative_macs: list,
+           full_macs: int, log=print) -> "tuple[decisions.DecisionSpec, calibration.Calibration | None]":
+    """The decision the firmware embeds: [decision] as given, or its parameter calibrated on
+    records["calib"] (and reported on records["test"]) when [calibration] asks for it."""
+    base = decisions.spec_for(config, quantizations[:-1])
+    by_hand = config.mechanism in calibration.THRESHOLD_MECHANISMS and config.threshold is not None
+    if settings.method == calibration.NO_CALIBRATION or by_hand:
+        return base, None
+    result = calibration.calibrate(settings, base, records["calib"], records["test"], quantizations,
+                                   cumulative_macs, full_macs, seed, warn=log)
+    return result.spec, result
+
+
+def decision_entry(config, spec, calibrated) -> dict:
+    """The manifest's "decision": the project's [decision], the firmware's integers, and the
+    calibration that chose them (None: set by hand)."""
+    return {"config": _jsonable(asdict(config)), "spec": _jsonable(asdict(spec)),
+            "calibration": calibration.summary(calibrated) if calibrated else None}
+
+
+def recalibrate(directory: Path, config, settings, log=print) -> "calibration.Calibration":
+    """`eenn calibrate`: a build's decision calibrated anew on its records (no retraining);
+    the manifest, its report and the calibration files are rewritten."""
+    manifest = load_manifest(directory)
+    records = {name: load_records(directory, manifest, name) for name in ("calib", "test")}
+    cumulative = [s["cumulative_macs"] for s in manifest["stages"]]
+    spec, calibrated = decide(config, settings, manifest["project"]["seed"], records, exit_quantizations(manifest),
+                              cumulative, manifest["full_model_macs"], log)
+    if calibrated is None:
+        raise EennError(f"nothing to calibrate: calibration method '{settings.method}' with {config.mechanism}")
+    manifest["decision"] = decision_entry(config, spec, calibrated)
+    manifest["metrics"]["test"]["policy"] = decisions.evaluate(records["test"], spec, cumulative,
+                                                               manifest["full_model_macs"])
+    atomic.write_json(Path(directory) / MANIFEST, manifest)
+    atomic.write_text(Path(directory) / "report.txt", build_table(manifest) + "\n")
+    write_calibration(directory, manifest["name"], calibrated)
+    return calibrated
+
+
+def write_calibration(directory: Path, name: str, calibrated) -> None:
+    """calibration.txt (the report) and calibration.png (risk and bound per setting)."""
+    atomic.write_text(Path(directory) / "calibration.txt", calibration_lines(calibration.summary(calibrated)) + "\n")
+    calibration.plot(calibrated, f"{name}: {calibrated.mechanism}, {calibrated.settings.method}",
+                     Path(directory) / "calibration.png")

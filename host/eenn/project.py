@@ -12,8 +12,14 @@ wrong type are errors that name the file and the key.
                 exit_loss_weights = [1, 1, 1]
     [decision]  mechanism = "confidence"; threshold = 0.9   # or one per early exit
                 patience = 2; tau = 0; distance = "l1"; max_run = 16; deep = "cascade"
+    [calibration] method = "ucb-hb"; risk = "consistency"; epsilon = 0.05; delta = 0.1
+                clip = false; per_exit = false; streams = 100; stream_steps = 40
     threshold: a probability for confidence (and the cascade of the temporal mechanisms),
-    a probability difference for margin, nats for entropy; see eenn.decisions.
+    a probability difference for margin, nats for entropy; see eenn.decisions. Not given
+    (the default), the thresholds of confidence, margin and entropy are calibrated with risk
+    control (eenn.calibration); a temporal mechanism's cascade then never exits early.
+    Patience and the temporal mechanisms have their own parameter calibrated unless
+    calibration.method = "none".
 """
 
 import re
@@ -21,7 +27,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import zoo
+from . import riskcontrol, zoo
+from .calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
 from .decisions import MECHANISMS
 from .errors import EennError
 from .exits import HEADS, HeadSpec
@@ -50,7 +57,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class DecisionConfig:
     mechanism: str = "confidence"
-    threshold: "float | tuple" = 0.9
+    threshold: "float | tuple | None" = None
     patience: int = 2
     tau: int = 0
     distance: str = "l1"
@@ -66,6 +73,7 @@ class Project:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     @property
     def exit_points(self) -> tuple:
@@ -91,10 +99,16 @@ class Project:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
         self.training.validate(len(self.exit_points) + 1)
+        if self.calibration.method != NO_CALIBRATION:
+            self.calibration.validate(self.decision.mechanism)
+        elif self.decision.threshold is None and self.decision.mechanism in THRESHOLD_MECHANISMS:
+            raise EennError(f"decision.threshold is not given and calibration.method is '{NO_CALIBRATION}': "
+                            f"give a threshold, or one of {', '.join(riskcontrol.METHODS)}")
         return self
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "decision": DecisionConfig}
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "decision": DecisionConfig,
+             "calibration": CalibrationConfig}
 
 
 def _typed(source: str, key: str, value, annotation: str):

@@ -40,13 +40,44 @@ def build_table(manifest: dict) -> str:
     title = (f"{manifest['name']}: {manifest['model']['name']} on {ds['source']} "
              f"(test split: {ds['split']['test']} samples; full model {full:,} MACs)")
     dec = manifest["decision"]
-    config, spec = dec["config"], dec["spec"]
-    levels = ", ".join(str(t) for t in spec["thresholds"])
     return "\n".join([
         title,
         table(["exit", "point", "MACs to reach", "of full", "float acc", "int8 acc", "int8=float"], rows),
-        f"decision: {spec['mechanism']}, threshold {config['threshold']} (integer thresholds {levels})",
+        decision_line(dec["spec"], dec["config"] if dec["calibration"] is None else None),
+        calibration_lines(dec["calibration"]) if dec["calibration"] else "calibration: none (parameters set by hand)",
         policy_line(m["policy"]),
+    ])
+
+
+def decision_line(spec: dict, config: "dict | None" = None) -> str:
+    """The firmware's decision: mechanism and integers (and the project's threshold, if set by hand)."""
+    parameters = {"patience": f"patience {spec['patience']}", "temporal-patience": f"patience {spec['patience']}",
+                  "difference": f"tau {spec['tau']} ({spec['distance']})"}
+    words = [parameters[spec["mechanism"]]] if spec["mechanism"] in parameters else []
+    if spec["thresholds"]:
+        shown = f"threshold {config['threshold']}, " if config and config["threshold"] is not None else ""
+        words.append(f"{shown}integer thresholds {', '.join(map(str, spec['thresholds']))}")
+    return f"decision: {spec['mechanism']}, {'; '.join(words)}"
+
+
+def calibration_lines(summary: dict) -> str:
+    """A calibration: its guarantee, the setting chosen, the risks and what it saves."""
+    s = summary
+    guarantee = {"empirical": "no guarantee (empirical risk)",
+                 "crc": f"expected {s['risk']} risk <= {s['epsilon']:g}"}.get(
+        s["method"], f"{s['risk']} risk <= {s['epsilon']:g} with probability >= {1 - s['delta']:g}")
+    clip = ", clipped at 0" if s["clip"] else ""
+    bound = "none certified" if s["certified_bound"] is None else f"{100 * s['certified_bound']:.2f}%"
+    test = s["test"]
+    return "\n".join([
+        f"calibration: {s['method']} on {s['units']} calibration {s['unit_kind']}: {guarantee}{clip} "
+        f"(epsilon {s['epsilon']:g}, delta {s['delta']:g})",
+        f"  {s['settings_certified']} of {s['settings']} settings of {s['mechanism']} certified; chosen, the cheapest: "
+        f"{s['setting']}",
+        f"  risk: calibration {100 * s['calibration_risk']:.2f}%, bound {bound}, test {100 * s['test_risk']:.2f}%",
+        f"  test: {policy_line(test)}",
+        f"  saves {s['macs_saved']:,.0f} MACs per inference against the full model's {s['full_model_macs']:,} "
+        f"({100 * s['macs_saved'] / s['full_model_macs']:.1f}%)",
     ])
 
 

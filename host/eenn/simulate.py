@@ -35,6 +35,9 @@ class Records:
         """Class per sample and exit; ties go to the lowest class index, as on the device."""
         return self.probs.argmax(axis=-1)
 
+    def __len__(self) -> int:
+        return len(self.labels)
+
     @property
     def num_exits(self) -> int:
         return self.probs.shape[1]
@@ -55,6 +58,8 @@ class Records:
                 inputs = f["inputs"] if "inputs" in f.files else None
         except (OSError, KeyError, ValueError) as e:
             raise EennError(f"{path}: not a records file ({e})") from None
+        if np.issubdtype(probs.dtype, np.floating) and np.isnan(probs).any():
+            raise EennError(f"{path}: NaN in the recorded probabilities; records hold the int8 outputs of the stages")
         if probs.dtype != np.int8 or probs.ndim != 3 or labels.shape != probs.shape[:1]:
             raise EennError(f"{path}: records must hold int8 probs (samples, exits, classes) and one label per sample")
         if inputs is not None and (inputs.dtype != np.int8 or len(inputs) != len(probs)):

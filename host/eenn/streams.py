@@ -26,17 +26,17 @@ class Stream:
         return len(self.labels)
 
 
-def build(inputs: np.ndarray, labels: np.ndarray, steps: int, seed: int, scene_min: int = 5,
-          scene_max: int = 30, noise: int = 0) -> Stream:
-    """Scenes of one class each, `scene_min`..`scene_max` steps long, drawn from (inputs,
-    labels) without a class twice in a row; `noise` adds uniform int8 noise of that amplitude."""
+def scenes(labels: np.ndarray, steps: int, rng: np.random.Generator, scene_min: int = 5,
+           scene_max: int = 30) -> np.ndarray:
+    """Indices into `labels` of a stream of `steps` steps: scenes of one class each,
+    `scene_min`..`scene_max` steps long, a random sample of that class at each step, without
+    a class twice in a row."""
     if steps < 1 or not 1 <= scene_min <= scene_max:
         raise EennError(f"a stream needs steps >= 1 and 1 <= scene_min <= scene_max (got {steps}, "
                         f"{scene_min}, {scene_max})")
     classes = np.unique(labels)
     if len(classes) < 2:
         raise EennError("a stream of scenes needs at least two classes")
-    rng = np.random.default_rng(seed)
     by_class = {c: np.flatnonzero(labels == c) for c in classes}
     order, previous = [], None
     while len(order) < steps:
@@ -44,7 +44,15 @@ def build(inputs: np.ndarray, labels: np.ndarray, steps: int, seed: int, scene_m
         length = int(rng.integers(scene_min, scene_max + 1))
         order.extend(rng.choice(by_class[c], size=length))
         previous = c
-    order = np.asarray(order[:steps])
+    return np.asarray(order[:steps])
+
+
+def build(inputs: np.ndarray, labels: np.ndarray, steps: int, seed: int, scene_min: int = 5,
+          scene_max: int = 30, noise: int = 0) -> Stream:
+    """One stream of `scenes` drawn from (inputs, labels), seeded; `noise` adds uniform int8
+    noise of that amplitude."""
+    rng = np.random.default_rng(seed)
+    order = scenes(labels, steps, rng, scene_min, scene_max)
     x = inputs[order].astype(np.int16)
     if noise:
         x = x + rng.integers(-noise, noise + 1, size=x.shape)

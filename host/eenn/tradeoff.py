@@ -4,8 +4,9 @@ i.i.d. test records or on a stream: a table and a plot (one curve per mechanism)
 from dataclasses import replace
 from pathlib import Path
 
-from . import decisions, report
+from . import atomic, decisions, report
 
+CASCADE_THRESHOLD = 0.9  # the temporal mechanisms' cascade when the project's thresholds are calibrated
 # The parameter each mechanism is swept over, and its values.
 GRID = {
     "confidence": ("threshold", (0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)),
@@ -23,8 +24,8 @@ def sweep(records, config, exit_quantizations: list, cumulative_macs: list, full
     for mechanism, (parameter, values) in GRID.items():
         for value in values:
             c = replace(config, mechanism=mechanism, **{parameter: value})
-            if mechanism in decisions.TEMPORAL:
-                c = replace(c, threshold=config.threshold)  # the cascade keeps the project's thresholds
+            if mechanism in decisions.TEMPORAL:  # the cascade keeps the project's thresholds, if it has some
+                c = replace(c, threshold=CASCADE_THRESHOLD if config.threshold is None else config.threshold)
             spec = decisions.spec_for(c, exit_quantizations)
             result = decisions.evaluate(records, spec, cumulative_macs, full_macs, starts)
             rows.append({"mechanism": mechanism, "parameter": parameter, "value": value, **result})
@@ -55,7 +56,4 @@ def plot(rows: list, title: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    atomic.write_figure(path, fig)
