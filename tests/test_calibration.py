@@ -150,6 +150,7 @@ def test_calibrate_command_rewrites_the_build(default_build, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--epsilon", "2"], "eenn: error: epsilon must be in (0, 1), got 2.0"),
     (["--risk", "prediction-gap", "--mechanism", "difference", "--per-exit"], "per exit apply to"),
+    (["--threshold", "0.9"], "the thresholds of confidence are what calibration chooses"),
 ])
 def test_calibrate_command_errors_are_one_line_and_change_nothing(default_build, tmp_path, args, message):
     out = tmp_path / "generated"

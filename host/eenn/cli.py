@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--delta", type=float, help="allowed probability that the risk exceeds epsilon, in (0, 1)")
     c.add_argument("--clip", action="store_true", default=None, help="count only losses above 0 (the gap risks)")
     c.add_argument("--per-exit", action="store_true", default=None, help="a threshold per early exit")
+    c.add_argument("--threshold", type=_thresholds, help="temporal mechanisms: the confidence cascade's "
+                   "threshold(s), set by hand (default: the project's; none: no cascade)")
     c.add_argument("--streams", type=int, help="temporal mechanisms: calibration streams (default 100)")
     c.add_argument("--stream-steps", type=int, help="temporal mechanisms: steps per stream (default 40)")
 
@@ -151,7 +153,12 @@ def _calibrate(args) -> None:
     config = pipeline.decision_config(manifest)
     config = replace(config, mechanism=args.mechanism or config.mechanism)
     if config.mechanism in calibration.THRESHOLD_MECHANISMS:
-        config = replace(config, threshold=None)  # the thresholds are what is calibrated
+        if args.threshold is not None:
+            raise EennError(f"the thresholds of {config.mechanism} are what calibration chooses; "
+                            "--threshold sets a temporal mechanism's cascade")
+        config = replace(config, threshold=None)
+    elif args.threshold is not None:
+        config = replace(config, threshold=args.threshold)
     result = pipeline.recalibrate(directory, config, settings, log=lambda line: print(line, file=sys.stderr))
     print(report.calibration_lines(calibration.summary(result)))
     print(f"wrote {directory}/manifest.json, calibration.txt and calibration.png")
