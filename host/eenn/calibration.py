@@ -48,10 +48,10 @@ class CalibrationConfig:
     stream_steps: int = 40  # ... of this many steps
 
     def validate(self, mechanism: str) -> "CalibrationConfig":
-        risks.get(self.risk)
+        risk = risks.get(self.risk)
         if self.method not in riskcontrol.METHODS:
             raise EennError(f"calibration method '{self.method}' is not one of {', '.join(riskcontrol.METHODS)}")
-        if mechanism in TEMPORAL and not risks.get(self.risk).on_classes:
+        if mechanism in TEMPORAL and not risk.on_classes:
             raise EennError(f"risk '{self.risk}' compares distributions, and {mechanism} may answer a remembered "
                             "class; use consistency or prediction-gap")
         riskcontrol.check_level("epsilon", self.epsilon)
@@ -69,7 +69,7 @@ def never_early(num_exits: int) -> DecisionSpec:
 
 @dataclass(frozen=True)
 class Grid:
-    """CalibrationConfig from never exiting early (index 0) to the most aggressive, with a label each."""
+    """Settings from never exiting early (index 0) to the most aggressive, with a label each."""
 
     specs: list
     labels: list
@@ -77,12 +77,13 @@ class Grid:
 
 
 def _threshold_values(mechanism: str, num_classes: int) -> np.ndarray:
+    never = decisions.NEVER_THRESHOLD[mechanism]
     if mechanism == "confidence":
-        return np.arange(decisions.NEVER_THRESHOLD["confidence"], -129, -1)
+        return np.arange(never, -129, -1)
     if mechanism == "margin":
-        return np.arange(256, -1, -1)
+        return np.arange(never, -1, -1)
     top = num_classes * int(decisions.ENTROPY_TABLE.max())  # no output's entropy sum exceeds it
-    return np.concatenate([[-1], np.ceil(np.arange(257) / 256 * top)]).astype(np.int64)
+    return np.concatenate([[never], np.ceil(np.arange(257) / 256 * top)]).astype(np.int64)
 
 
 def _display(mechanism: str, threshold: int, quantization) -> float:
@@ -196,7 +197,7 @@ class Calibration:
     spec: DecisionSpec
     test_risk: float
     test_curve: np.ndarray  # test risk per setting
-    test: dict  # decisions.evaluate on the test split (or test streams)
+    test: dict  # decisions.summarize of the chosen setting on the test split (or test streams)
     full_macs: int
 
     @property
@@ -239,6 +240,18 @@ def setting_losses(specs: list, risk: risks.Risk, clip: bool, records: Records, 
     return unit_means(step, starts), exits
 
 
+def _per_exit_grid(base: DecisionSpec, calib: Records, risk: risks.Risk, clip: bool, quantizations: list,
+                   macs: np.ndarray, seed: int) -> "tuple[Grid, Records]":
+    """The path of threshold vectors found on a random half of `calib`, and the other half."""
+    order = np.random.default_rng(seed).permutation(len(calib))
+    path_part, testing_part = (Records(calib.probs[rows], calib.labels[rows])
+                               for rows in (order[: len(order) // 2], order[len(order) // 2:]))
+    specs = _per_exit_path(base.mechanism, base, path_part.probs,
+                           risks.losses(risk, path_part, quantizations, clip), macs)
+    labels = [", ".join(_label(base.mechanism, t, q) for t, q in zip(s.thresholds, quantizations)) for s in specs]
+    return Grid(specs, labels, np.arange(len(specs), dtype=np.float64)), testing_part
+
+
 def calibrate(settings: CalibrationConfig, base: DecisionSpec, calib: Records, test: Records, quantizations: list,
               cumulative_macs: list, full_macs: int, seed: int = 0, warn=print) -> Calibration:
     """Certify `base.mechanism`'s parameter on `calib` and report it on `test`. `quantizations`:
@@ -253,41 +266,32 @@ def calibrate(settings: CalibrationConfig, base: DecisionSpec, calib: Records, t
     if mechanism in TEMPORAL:
         calib, calib_starts = _stream_records(calib, settings, seed)
         test, test_starts = _stream_records(test, settings, seed + 1)
-    units = len(calib) if calib_starts is None else settings.streams
-    testing = calib
     if settings.per_exit:
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(calib))
-        path_part, testing_part = order[: len(order) // 2], order[len(order) // 2:]
-        path_records = Records(calib.probs[path_part], calib.labels[path_part])
-        specs = _per_exit_path(mechanism, base, path_records.probs,
-                               risks.losses(risk, path_records, quantizations, settings.clip), macs)
-        testing = Records(calib.probs[testing_part], calib.labels[testing_part])
-        units = len(testing_part)
-        the_grid = Grid(specs, [", ".join(_label(mechanism, t, q) for t, q in zip(s.thresholds, quantizations))
-                                for s in specs], np.arange(len(specs), dtype=np.float64))
+        settings_grid, testing = _per_exit_grid(base, calib, risk, settings.clip, quantizations, macs, seed)
     else:
-        the_grid = grid(mechanism, base, num_exits, calib.probs.shape[-1], quantizations[0])
+        settings_grid, testing = grid(mechanism, base, num_exits, calib.probs.shape[-1], quantizations[0]), calib
+    units = len(testing) if calib_starts is None else settings.streams
     needed = riskcontrol.minimum_units(settings.method, settings.epsilon, settings.delta, low, high)
     if units < needed:
         kind = "streams" if calib_starts is not None else "samples"
         raise EennError(f"{units} calibration {kind} are too few for {settings.method} to certify epsilon "
                         f"{settings.epsilon} with delta {settings.delta}; it needs at least {needed}")
 
-    unit, exits = setting_losses(the_grid.specs, risk, settings.clip, testing, quantizations, calib_starts)
+    unit, exits = setting_losses(settings_grid.specs, risk, settings.clip, testing, quantizations, calib_starts)
     result = riskcontrol.calibrate(unit, settings.method, settings.epsilon, settings.delta, low, high)
-    full_exits = outcomes(the_grid.specs, calib.probs, calib_starts)[0] if settings.per_exit else exits
+    full_exits = outcomes(settings_grid.specs, calib.probs, calib_starts)[0] if settings.per_exit else exits
     cost = macs[full_exits].mean(axis=0)
     chosen = int(riskcontrol.cheapest(result.certified, cost))
     if chosen < 0:
         warn(f"warning: no setting of {mechanism} keeps the {settings.risk} risk below {settings.epsilon} "
              f"({settings.method}, delta {settings.delta}, {units} units); the firmware will never exit early")
-    spec = the_grid.specs[chosen] if chosen >= 0 else never_early(num_exits)
+    spec = settings_grid.specs[chosen] if chosen >= 0 else never_early(num_exits)
 
-    test_curve = setting_losses(the_grid.specs, risk, settings.clip, test, quantizations, test_starts)[0].mean(axis=0)
+    test_losses, _ = setting_losses(settings_grid.specs, risk, settings.clip, test, quantizations, test_starts)
+    test_curve = test_losses.mean(axis=0)
     taken, answers = outcomes([spec], test.probs, test_starts)
     evaluation = decisions.summarize(taken[:, 0], answers[:, 0], test, cumulative_macs, full_macs)
-    return Calibration(settings, mechanism, the_grid, units, "streams" if calib_starts is not None else "samples",
+    return Calibration(settings, mechanism, settings_grid, units, "streams" if calib_starts is not None else "samples",
                        unit.mean(axis=0), result.bound, result.certified, cost, chosen, spec,
                        float(test_curve[max(chosen, 0)]), test_curve, evaluation, full_macs)
 
