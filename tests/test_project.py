@@ -7,7 +7,7 @@ from eenn.errors import EennError
 def test_defaults_need_no_file():
     p = project.load(None).validate()
     assert p.model.name == "digits-cnn" and p.exit_points == ("block1", "block2")
-    assert p.training.mode == "joint" and p.decision.threshold is None and p.calibration.method == "ucb-hb"
+    assert p.training.mode is None and p.training.resolved(False).mode == "joint" and p.decision.threshold is None and p.calibration.method == "ucb-hb"
 
 
 def test_file_and_overrides(tmp_path):

@@ -42,9 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--name", help="output name: generated/NAME/ (default: default)")
     b.add_argument("--dataset", help="built-in dataset (digits, mnist1d) or a .npz/.csv file")
     b.add_argument("--model", help="zoo model (see 'eenn zoo')")
+    b.add_argument("--model-file", help="a trained Keras model (.keras) to augment into an EENN")
     b.add_argument("--exits", type=_names, help="comma-separated exit points, in network order")
     b.add_argument("--head", help="exit head family: dense or conv")
-    b.add_argument("--training", dest="training_mode", help="joint, or frozen (backbone first, then heads only)")
+    b.add_argument("--training", dest="training_mode", help="joint, frozen (backbone first, then heads only), or "
+                   "heads (the heads only; default for a model file)")
     b.add_argument("--epochs", type=int)
     b.add_argument("--seed", type=int)
     b.add_argument("--threshold", type=_thresholds, help="decision threshold(s): probability (nats for entropy)")
@@ -98,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--noise", type=int, default=0, help="int8 noise amplitude added to stream samples")
 
-    sub.add_parser("zoo", help="list the zoo's models and the built-in datasets")
+    z = sub.add_parser("zoo", help="list the zoo's models and the built-in datasets, or a model file's exit points")
+    z.add_argument("--model-file", type=Path, help="a trained Keras model (.keras): where exits can go")
     return p
 
 
@@ -108,7 +111,7 @@ def _build(args) -> None:
     proj = project.load(args.project)
     proj = project.override(
         proj, name=args.name, seed=args.seed, **{
-            "data.source": args.dataset, "model.name": args.model, "model.exits": args.exits,
+            "data.source": args.dataset, "model.name": args.model, "model.file": args.model_file, "model.exits": args.exits,
             "model.head": args.head, "training.mode": args.training_mode, "training.epochs": args.epochs,
             "calibration.method": args.method,
             "decision.threshold": args.threshold, "decision.mechanism": args.mechanism,
@@ -226,10 +229,11 @@ def _tradeoff(args) -> None:
 
 
 def _zoo(args) -> None:
-    from . import data, report, zoo
+    from . import augment, data, report, zoo
 
+    entries = [augment.entry(args.model_file)] if args.model_file else zoo.ZOO.values()
     rows = [[e.name, "x".join(map(str, e.input_shape)), e.dataset or "(user data)", ", ".join(e.exit_points),
-             ", ".join(e.default_exits)] for e in zoo.ZOO.values()]
+             ", ".join(e.default_exits)] for e in entries]
     print(report.table(["model", "input", "trains on", "exit points", "default exits"], rows))
     print(f"built-in datasets: {', '.join(data.BUILTIN)}")
 

@@ -4,6 +4,7 @@ An EENN here is a Keras functional model with one softmax output per exit, in ne
 order, the backbone's own classifier last. Output k is named `exit{k}`.
 """
 
+import re
 from dataclasses import dataclass
 
 from .errors import EennError
@@ -37,8 +38,13 @@ def _head(layers, x, spec: HeadSpec, num_classes: int, k: int):
     return layers.Dense(num_classes, activation="softmax", name=exit_name(k))(x)
 
 
-def attach(backbone, exit_points, num_classes: int, head: HeadSpec = HeadSpec()):
-    """Return a model whose outputs are the heads at `exit_points` then the backbone's output."""
+def is_head_layer(name: str) -> bool:
+    return re.fullmatch(r"exit\d+(_conv|_pool)?", name) is not None
+
+
+def attach(backbone, exit_points, num_classes: int, head: HeadSpec = HeadSpec(), final_softmax: bool = False):
+    """Return a model whose outputs are the heads at `exit_points` then the backbone's output
+    (through a softmax if `final_softmax`: a backbone that ends in logits)."""
     import keras
     from keras import layers
 
@@ -53,5 +59,6 @@ def attach(backbone, exit_points, num_classes: int, head: HeadSpec = HeadSpec())
     if order != sorted(set(order)):
         raise EennError(f"exit points {list(exit_points)} must be distinct and in network order")
     outputs = [_head(layers, backbone.get_layer(p).output, head, num_classes, k) for k, p in enumerate(exit_points)]
-    final = layers.Identity(name=exit_name(len(exit_points)))(backbone.output)
+    final_layer = layers.Softmax if final_softmax else layers.Identity
+    final = final_layer(name=exit_name(len(exit_points)))(backbone.output)
     return keras.Model(backbone.input, outputs + [final], name=f"{backbone.name}_eenn")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, calibration, codegen, data, decisions, quantize, stages, training, zoo
+from . import atomic, calibration, codegen, data, decisions, quantize, stages, training
 from .errors import EennError
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
@@ -41,6 +41,9 @@ def _versions() -> dict:
 def load_split(project: Project, entry) -> "tuple[data.Split, bool]":
     """The data split, and whether the model is trained on it (False: seeded random data)."""
     source = project.data.source or entry.dataset
+    if source is None and entry.pretrained:
+        raise EennError(f"model '{entry.name}' is a trained model file: its exit heads train on data; "
+                        "give a dataset ([data] source, or --dataset)")
     if source is None:
         rng = np.random.default_rng(project.seed)
         x = rng.random((UNTRAINED_SAMPLES, *entry.input_shape), dtype=np.float32)
@@ -51,6 +54,9 @@ def load_split(project: Project, entry) -> "tuple[data.Split, bool]":
         options = {"label_column": project.data.label_column, "sample_shape": project.data.sample_shape}
     loaded = data.load(source, **options)
     split = data.split(loaded, project.seed, project.data.calib_fraction, project.data.test_fraction)
+    if entry.pretrained and split.sample_shape != entry.input_shape:
+        raise EennError(f"dataset '{source}' has samples of shape {split.sample_shape}; model '{entry.name}' "
+                        f"takes samples of shape {entry.input_shape}")
     if len(split.sample_shape) != len(entry.input_shape):
         raise EennError(f"dataset '{source}' has samples of shape {split.sample_shape}; model '{entry.name}' "
                         f"takes rank-{len(entry.input_shape)} samples like {entry.input_shape}")
@@ -64,7 +70,7 @@ def _match_rate(predictions: np.ndarray, reference: np.ndarray) -> list:
 
 def build(project: Project, out_root: Path = Path("generated"), progress: bool = True, log=print) -> BuildResult:
     project.validate()
-    entry = zoo.get(project.model.name)
+    entry = project.entry
     split, trained = load_split(project, entry)
     entry = _with_data_shape(entry, split)
     exit_points = project.exit_points

@@ -8,6 +8,7 @@ wrong type are errors that name the file and the key.
     [data]      source = "digits" (or a .npz/.csv path); calib_fraction = 0.2; test_fraction = 0.2
                 label_column = "label"; sample_shape = [40, 1]   # CSV only
     [model]     name = "digits-cnn"; exits = ["block1", "block2"]; head = "conv"; head_width = 16
+                file = "model.keras"   # a trained Keras model to augment, instead of a zoo model
     [training]  mode = "joint"; epochs = 60; batch_size = 32; learning_rate = 0.003
                 exit_loss_weights = [1, 1, 1]
     [decision]  mechanism = "confidence"; threshold = 0.9   # or one per early exit
@@ -22,6 +23,7 @@ wrong type are errors that name the file and the key.
     calibration.method = "none".
 """
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -49,6 +51,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "digits-cnn"
+    file: "str | None" = None  # a trained Keras model (.keras) to augment instead of a zoo model
     exits: "tuple | None" = None  # None: the zoo entry's default exits
     head: str = HeadSpec.family
     head_width: int = HeadSpec.width
@@ -76,8 +79,17 @@ class Project:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     @property
+    def entry(self) -> zoo.ZooEntry:
+        """The backbone: the zoo's model, or the model file's."""
+        if self.model.file is None:
+            return zoo.get(self.model.name)
+        path = Path(self.model.file)
+        stat = path.stat() if path.exists() else None
+        return _file_entry(str(path), stat and (stat.st_mtime_ns, stat.st_size))
+
+    @property
     def exit_points(self) -> tuple:
-        return self.model.exits if self.model.exits is not None else zoo.get(self.model.name).default_exits
+        return self.model.exits if self.model.exits is not None else self.entry.default_exits
 
     @property
     def head(self) -> HeadSpec:
@@ -86,7 +98,7 @@ class Project:
     def validate(self) -> "Project":
         if not _NAME.match(self.name):
             raise EennError(f"project name '{self.name}' must be letters, digits, '.', '_' or '-'")
-        entry = zoo.get(self.model.name)
+        entry = self.entry
         unknown = [p for p in self.exit_points if p not in entry.exit_points]
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
@@ -98,7 +110,7 @@ class Project:
         if self.decision.mechanism not in MECHANISMS:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
-        self.training.validate(len(self.exit_points) + 1)
+        self.training.resolved(entry.pretrained).validate(len(self.exit_points) + 1)
         if self.calibration.method != NO_CALIBRATION:
             self.calibration.validate(self.decision.mechanism)
         elif self.decision.threshold is None and self.decision.mechanism in THRESHOLD_MECHANISMS:
@@ -166,6 +178,14 @@ def load(path: "Path | None" = None) -> Project:
         else:
             raise EennError(f"{path}: unknown key '{key}'; expected name, seed, or a table {', '.join(_SECTIONS)}")
     return Project(**top, **sections)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_entry(path: str, stamp) -> zoo.ZooEntry:
+    """A model file's entry, read once per file version (`stamp`: modification time and size)."""
+    from . import augment
+
+    return augment.entry(Path(path))
 
 
 def override(project: Project, **changes) -> Project:

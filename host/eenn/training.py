@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +18,29 @@ from . import exits as exits_mod
 from .data import Split
 from .errors import EennError
 
-TRAINING_MODES = ("joint", "frozen")
+TRAINING_MODES = ("joint", "frozen", "heads")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    mode: str = "joint"  # joint: weighted sum of exit losses; frozen: backbone first, then heads only
+    # joint: weighted sum of exit losses; frozen: backbone first, then heads only; heads: the
+    # heads only, on a backbone trained already (a model file). None: heads for a model file, else joint.
+    mode: "str | None" = None
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 3e-3
     exit_loss_weights: "tuple | None" = None  # joint mode; default: all exits weigh 1
 
+    def resolved(self, pretrained: bool) -> "TrainingConfig":
+        """This configuration with its mode decided for a backbone that is (or is not) trained."""
+        mode = self.mode or ("heads" if pretrained else "joint")
+        if mode == "heads" and not pretrained:
+            raise EennError("training mode 'heads' keeps the backbone's weights, and a zoo backbone has none "
+                            "trained; use joint or frozen, or give a model file")
+        return replace(self, mode=mode)
+
     def validate(self, num_exits: int) -> None:
-        if self.mode not in TRAINING_MODES:
+        if self.mode is not None and self.mode not in TRAINING_MODES:
             raise EennError(f"training mode '{self.mode}' is unknown; expected one of {', '.join(TRAINING_MODES)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise EennError(f"training epochs ({self.epochs}) and batch size ({self.batch_size}) must be at least 1")
@@ -73,7 +83,7 @@ def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int
 
 def build_eenn(entry, exit_points, head, num_classes: int, batch_size=None):
     backbone = entry.build(entry.input_shape, num_classes, batch_size)
-    return exits_mod.attach(backbone, exit_points, num_classes, head)
+    return exits_mod.attach(backbone, exit_points, num_classes, head, entry.final_softmax)
 
 
 def _fit(model, split: Split, cfg: TrainingConfig, weights, seed: int, desc: str, progress: bool):
@@ -99,17 +109,18 @@ def train(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int
     import keras
 
     num_exits = len(exit_points) + 1
+    cfg = cfg.resolved(entry.pretrained)
     cfg.validate(num_exits)
     keras.utils.set_random_seed(seed)
     model = build_eenn(entry, exit_points, head, split.num_classes)
     if cfg.mode == "joint":
         _fit(model, split, cfg, cfg.exit_loss_weights or [1.0] * num_exits, seed, "training (joint)", progress)
-    else:
+        return model
+    if cfg.mode == "frozen":
         _fit(model, split, cfg, [0.0] * (num_exits - 1) + [1.0], seed, "training backbone", progress)
-        head_layers = {layer.name for layer in model.layers if layer.name.startswith("exit")}
-        for layer in model.layers:
-            layer.trainable = layer.name in head_layers
-        _fit(model, split, cfg, [1.0] * (num_exits - 1) + [0.0], seed + 1, "training heads (frozen backbone)", progress)
+    for layer in model.layers:
+        layer.trainable = exits_mod.is_head_layer(layer.name)
+    _fit(model, split, cfg, [1.0] * (num_exits - 1) + [0.0], seed + 1, "training heads (frozen backbone)", progress)
     return model
 
 
@@ -118,6 +129,7 @@ def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, se
     """Load the model trained with this configuration and data, or train and cache it."""
     import keras
 
+    cfg = cfg.resolved(entry.pretrained)
     path = Path(cache_dir) / f"{cache_key(entry.name, exit_points, head, cfg, seed, split)}.keras"
     if path.exists():
         return keras.models.load_model(path, compile=False), path

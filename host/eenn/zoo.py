@@ -21,6 +21,8 @@ class ZooEntry:
     default_exits: tuple
     build: Callable  # (input_shape, num_classes, batch_size) -> keras.Model
     description: str
+    final_softmax: bool = False  # the backbone ends in logits: the final exit adds a softmax
+    pretrained: bool = False  # build() returns trained weights (a model file), not a fresh network
 
 
 def _conv_bn_relu(layers, x, filters, kernel, strides=1, name=None):
