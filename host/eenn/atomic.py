@@ -53,14 +53,3 @@ def staged_directory(final: Path):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-
-def write_figure(path: Path, figure) -> None:
-    """A matplotlib figure as a PNG (then closed)."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    write_bytes(path, buffer.getvalue())

@@ -4,8 +4,8 @@ The model arrives as a .keras (or legacy .h5) file, Sequential or functional, br
 residual connections included. eenn reads its layer graph and lists the candidate exit points:
 layers whose output is the only tensor alive at that point of the network (so a stage ends in
 one boundary tensor, as the device's stages need), at the end of a block (not followed by the
-normalization or activation that completes it), leaving out no-op layers and the model's own
-output. Heads attach there (eenn.exits); training mode "heads" trains only them, so the
+normalization or activation that completes it), leaving out no-op layers, global average
+pooling (a dense head on the layer before computes the same) and the model's own output. Heads attach there (eenn.exits); training mode "heads" trains only them, so the
 model's own output is untouched. A model ending in logits gets a softmax on its final exit
 (argmax unchanged).
 """
@@ -19,6 +19,8 @@ from .zoo import ZooEntry
 SUFFIXES = (".keras", ".h5")
 NO_OP = ("InputLayer", "Flatten", "Reshape", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
          "Identity", "ActivityRegularization")
+# A dense head on the layer before computes exactly this (and the converter would merge the two)
+SAME_AS_A_HEAD = ("GlobalAveragePooling1D", "GlobalAveragePooling2D")
 BLOCK_CONTINUES = ("BatchNormalization", "LayerNormalization", "ReLU", "Activation", "LeakyReLU", "PReLU", "ELU",
                    "Softmax")
 DEFAULT_EXITS = 2
@@ -96,7 +98,8 @@ def candidate_points(model, source: str = "model") -> tuple:
     candidates = []
     for i, (layer, _, output) in enumerate(calls):
         alive = [p for p in range(i + 1) if last_use[p] > i]
-        if alive != [i] or i == final or type(layer).__name__ in NO_OP or len(output.shape) not in (2, 3, 4):
+        kind = type(layer).__name__
+        if alive != [i] or i == final or kind in NO_OP + SAME_AS_A_HEAD or len(output.shape) not in (2, 3, 4):
             continue
         if any(type(calls[j][0]).__name__ in BLOCK_CONTINUES for j in consumers[i]):
             continue

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import atomic, decisions, riskcontrol, risks, streams
+from . import decisions, plots, riskcontrol, risks, streams
 from .decisions import DecisionSpec, ENTROPY_FRACTION_BITS, TEMPORAL
 from .errors import EennError
 from .simulate import Records
@@ -46,6 +46,7 @@ class CalibrationConfig:
     per_exit: bool = False
     streams: int = 100  # temporal mechanisms: calibration (and test) streams ...
     stream_steps: int = 40  # ... of this many steps
+    headroom: float = 0.0  # 0: the cheapest certified setting; 1: the most conservative; between: by grid index
 
     def validate(self, mechanism: str) -> "CalibrationConfig":
         risk = risks.get(self.risk)
@@ -58,6 +59,8 @@ class CalibrationConfig:
         riskcontrol.check_level("delta", self.delta)
         if self.per_exit and mechanism not in THRESHOLD_MECHANISMS:
             raise EennError(f"thresholds per exit apply to {', '.join(THRESHOLD_MECHANISMS)}, not {mechanism}")
+        if not 0 <= self.headroom <= 1:
+            raise EennError(f"calibration headroom must be in [0, 1], got {self.headroom}")
         if mechanism in TEMPORAL and (self.streams < 1 or self.stream_steps < 1):
             raise EennError("calibration streams and their steps must be at least 1")
         return self
@@ -282,6 +285,8 @@ def calibrate(settings: CalibrationConfig, base: DecisionSpec, calib: Records, t
     full_exits = outcomes(settings_grid.specs, calib.probs, calib_starts)[0] if settings.per_exit else exits
     cost = macs[full_exits].mean(axis=0)
     chosen = int(riskcontrol.cheapest(result.certified, cost))
+    if chosen > 0:  # every setting before the cheapest is certified too: the run starts at 0
+        chosen = int(round(chosen * (1 - settings.headroom)))
     if chosen < 0:
         warn(f"warning: no setting of {mechanism} keeps the {settings.risk} risk below {settings.epsilon} "
              f"({settings.method}, delta {settings.delta}, {units} units); the firmware will never exit early")
@@ -313,14 +318,9 @@ def summary(cal: Calibration) -> dict:
 def plot(cal: Calibration, title: str, path) -> None:
     """Calibration risk, the method's bound and the test risk per setting, against epsilon;
     mean MACs on the right axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     shown = np.isfinite(cal.grid.values)
     x = cal.grid.values[shown]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plots.figure(7.5, 4.5)
     ax.plot(x, 100 * cal.risk[shown], label="calibration risk")
     if cal.bound is not None:
         ax.plot(x, 100 * cal.bound[shown], label=f"{cal.settings.method} bound")
@@ -329,15 +329,10 @@ def plot(cal: Calibration, title: str, path) -> None:
     if cal.chosen >= 0 and shown[cal.chosen]:
         ax.axvline(cal.grid.values[cal.chosen], color="r", linewidth=1, label=f"chosen: {cal.grid.labels[cal.chosen]}")
     ax.set_ylim(bottom=min(0.0, 100 * float(np.nanmin(cal.risk))), top=max(4 * 100 * cal.settings.epsilon, 1.0))
-    axis = {"confidence": "confidence threshold (probability)", "margin": "margin threshold (probability)",
-            "entropy": "entropy threshold (nats)"}.get(cal.mechanism, f"{cal.mechanism} parameter")
-    ax.set_xlabel("path step (a threshold per exit)" if cal.settings.per_exit else axis)
-    ax.set_ylabel(f"{cal.settings.risk} risk (%)")
     cost = ax.twinx()
     cost.plot(x, 100 * cal.cost[shown] / cal.full_macs, color="gray", linestyle=":", label="mean MACs")
     cost.set_ylabel("mean MACs (% of the full network)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    atomic.write_figure(path, fig)
+    axis = {"confidence": "confidence threshold (probability)", "margin": "margin threshold (probability)",
+            "entropy": "entropy threshold (nats)"}.get(cal.mechanism, f"{cal.mechanism} parameter")
+    plots.save(fig, ax, path, title, "path step (a threshold per exit)" if cal.settings.per_exit else axis,
+               f"{cal.settings.risk} risk (%)", loc="upper left", fontsize=8)

@@ -63,6 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
     s.add_argument("--mechanism", help="override the build's decision mechanism")
 
+    r = sub.add_parser("search", help="search exits and heads under a board's budget (Optuna): Pareto front, "
+                       "and the choice as a project file")
+    r.add_argument("--project", type=Path, help="project file of the backbone, data and calibration")
+    r.add_argument("--name", help="study name: generated/search/NAME/ (default: the project's)")
+    r.add_argument("--model-file", help="a trained Keras model (.keras) instead of the project's backbone")
+    r.add_argument("--dataset", help="built-in dataset or a .npz/.csv file")
+    r.add_argument("--trials", type=int, default=20, help="finished trials the study should have (default 20)")
+    r.add_argument("--board", default="nrf52", help="board whose RAM and flash bound the search (default nrf52)")
+    r.add_argument("--storage", help="study storage URL, e.g. postgresql://user@host/db to share it between "
+                   "machines (default: a SQLite file under generated/search/NAME/)")
+    r.add_argument("--epochs", type=int, default=30, help="head training epochs per trial (default 30)")
+    r.add_argument("--max-loss", type=float, default=0.01, help="the choice: cheapest Pareto point within this "
+                   "accuracy of the full network (default 0.01)")
+    r.add_argument("--max-macs", type=int, help="largest worst-case MACs per inference")
+    r.add_argument("--min-accuracy", type=float, help="smallest accuracy on the calibration split")
+    r.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
     c = sub.add_parser("calibrate", help="choose a build's exit thresholds with risk control (rewrites its manifest)")
     _build_location(c)
     c.add_argument("--mechanism", help="decision mechanism to calibrate (default: the build's)")
@@ -139,6 +157,25 @@ def _simulate(args) -> None:
     result = decisions.evaluate(records, spec, [s["cumulative_macs"] for s in stages], manifest["full_model_macs"])
     print(f"{spec.mechanism}: integer thresholds {', '.join(map(str, spec.thresholds))}")
     print(report.policy_line(result))
+
+
+def _search(args) -> None:
+    from . import atomic, project, search
+
+    proj = project.override(project.load(args.project), name=args.name,
+                            **{"model.file": args.model_file, "data.source": args.dataset})
+    config = search.SearchConfig(trials=args.trials, board=args.board, max_loss=args.max_loss,
+                                 max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs)
+    study = search.run(proj, config, args.out, args.storage, progress=not args.quiet)
+    directory = args.out / "search" / proj.name
+    text = search.table(study)
+    atomic.write_text(directory / "pareto.txt", text + "\n")
+    chosen = search.choose(search.feasible_front(study), config.max_loss)
+    search.plot(study, f"{proj.name}: {config.trials} trials", directory / "pareto.png", chosen)
+    search.write_choice(chosen, directory / search.CHOICE)
+    print(text)
+    print(f"chosen: trial {chosen.number}; wrote {directory}/{search.CHOICE} (build it with "
+          f"'make firmware PROJECT={directory}/{search.CHOICE} NAME={proj.name}-search'), pareto.txt and pareto.png")
 
 
 def _calibrate(args) -> None:
@@ -243,7 +280,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
-        {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "generate": _generate, "firmware": _firmware,
+        {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate, "firmware": _firmware,
          "emulate": _emulate, "tradeoff": _tradeoff, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)

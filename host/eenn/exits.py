@@ -5,7 +5,7 @@ order, the backbone's own classifier last. Output k is named `exit{k}`.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .errors import EennError
 
@@ -18,6 +18,21 @@ class HeadSpec:
 
     family: str = "conv"
     width: int = 16
+
+
+def per_exit(heads, count: int) -> tuple:
+    """One HeadSpec per exit, from one for all or a sequence of them."""
+    if isinstance(heads, HeadSpec):
+        return (heads,) * count
+    heads = tuple(heads)
+    if len(heads) != count:
+        raise EennError(f"{len(heads)} exit heads given for {count} early exits")
+    return heads
+
+
+def as_dict(heads):
+    """JSON of one HeadSpec for all exits, or of one per exit."""
+    return asdict(heads) if isinstance(heads, HeadSpec) else [asdict(h) for h in heads]
 
 
 def exit_name(k: int) -> str:
@@ -42,14 +57,17 @@ def is_head_layer(name: str) -> bool:
     return re.fullmatch(r"exit\d+(_conv|_pool)?", name) is not None
 
 
-def attach(backbone, exit_points, num_classes: int, head: HeadSpec = HeadSpec(), final_softmax: bool = False):
-    """Return a model whose outputs are the heads at `exit_points` then the backbone's output
-    (through a softmax if `final_softmax`: a backbone that ends in logits)."""
+def attach(backbone, exit_points, num_classes: int, heads=HeadSpec(), final_softmax: bool = False):
+    """Return a model whose outputs are the heads at `exit_points` (`heads`: one HeadSpec for
+    all, or one each) then the backbone's output (through a softmax if `final_softmax`: a
+    backbone that ends in logits)."""
     import keras
     from keras import layers
 
-    if head.family not in HEADS:
-        raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
+    heads = per_exit(heads, len(exit_points))
+    for head in heads:
+        if head.family not in HEADS:
+            raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
     names = [layer.name for layer in backbone.layers]
     order = []
     for point in exit_points:
@@ -58,7 +76,8 @@ def attach(backbone, exit_points, num_classes: int, head: HeadSpec = HeadSpec(),
         order.append(names.index(point))
     if order != sorted(set(order)):
         raise EennError(f"exit points {list(exit_points)} must be distinct and in network order")
-    outputs = [_head(layers, backbone.get_layer(p).output, head, num_classes, k) for k, p in enumerate(exit_points)]
+    outputs = [_head(layers, backbone.get_layer(p).output, h, num_classes, k)
+               for k, (p, h) in enumerate(zip(exit_points, heads))]
     final_layer = layers.Softmax if final_softmax else layers.Identity
     final = final_layer(name=exit_name(len(exit_points)))(backbone.output)
     return keras.Model(backbone.input, outputs + [final], name=f"{backbone.name}_eenn")

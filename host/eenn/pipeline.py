@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, calibration, codegen, data, decisions, quantize, stages, training
+from . import atomic, calibration, codegen, data, decisions, exits, quantize, stages, training
 from .errors import EennError
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
@@ -123,7 +123,7 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
             "sample_shape": list(split.sample_shape),
             "split": {k: len(v) for k, v in split.parts().items()}, "split_digest": split.digest(),
         },
-        "model": {"name": entry.name, "exit_points": list(exit_points), "head": asdict(project.head),
+        "model": {"name": entry.name, "exit_points": list(exit_points), "head": exits.as_dict(project.head),
                   "training_cache": cache_path.name if cache_path else None},
         "input": stage_list[0].input.as_dict(),
         "full_model_macs": full_macs,

@@ -8,6 +8,7 @@ wrong type are errors that name the file and the key.
     [data]      source = "digits" (or a .npz/.csv path); calib_fraction = 0.2; test_fraction = 0.2
                 label_column = "label"; sample_shape = [40, 1]   # CSV only
     [model]     name = "digits-cnn"; exits = ["block1", "block2"]; head = "conv"; head_width = 16
+                (head and head_width: one for every exit, or a list with one per exit)
                 file = "model.keras"   # a trained Keras model to augment, instead of a zoo model
     [training]  mode = "joint"; epochs = 60; batch_size = 32; learning_rate = 0.003
                 exit_loss_weights = [1, 1, 1]
@@ -26,10 +27,10 @@ wrong type are errors that name the file and the key.
 import functools
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from . import riskcontrol, zoo
+from . import exits, riskcontrol, zoo
 from .calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
 from .decisions import MECHANISMS
 from .errors import EennError
@@ -53,8 +54,8 @@ class ModelConfig:
     name: str = "digits-cnn"
     file: "str | None" = None  # a trained Keras model (.keras) to augment instead of a zoo model
     exits: "tuple | None" = None  # None: the zoo entry's default exits
-    head: str = HeadSpec.family
-    head_width: int = HeadSpec.width
+    head: "str | tuple" = HeadSpec.family  # one family for every exit, or one per exit
+    head_width: "int | tuple" = HeadSpec.width
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,17 @@ class Project:
         return self.model.exits if self.model.exits is not None else self.entry.default_exits
 
     @property
-    def head(self) -> HeadSpec:
-        return HeadSpec(self.model.head, self.model.head_width)
+    def head(self) -> "HeadSpec | tuple":
+        """One HeadSpec for every exit, or one per exit when the family or width is a list."""
+        family, width = self.model.head, self.model.head_width
+        if isinstance(family, str) and isinstance(width, int):
+            return HeadSpec(family, width)
+        count = len(self.exit_points)
+        families = (family,) * count if isinstance(family, str) else family
+        widths = (width,) * count if isinstance(width, int) else width
+        if len(families) != count or len(widths) != count:
+            raise EennError(f"model.head and model.head_width need one value, or one per exit ({count})")
+        return tuple(HeadSpec(f, w) for f, w in zip(families, widths))
 
     def validate(self) -> "Project":
         if not _NAME.match(self.name):
@@ -103,10 +113,11 @@ class Project:
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
                             f"candidates: {', '.join(entry.exit_points)}")
-        if self.model.head not in HEADS:
-            raise EennError(f"unknown head family '{self.model.head}'; expected one of {', '.join(HEADS)}")
-        if self.model.head_width < 1:
-            raise EennError(f"model.head_width must be at least 1, got {self.model.head_width}")
+        for head in exits.per_exit(self.head, len(self.exit_points)):
+            if head.family not in HEADS:
+                raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
+            if not isinstance(head.width, int) or head.width < 1:
+                raise EennError(f"model.head_width must be at least 1, got {head.width}")
         if self.decision.mechanism not in MECHANISMS:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
@@ -186,6 +197,16 @@ def _file_entry(path: str, stamp) -> zoo.ZooEntry:
     from . import augment
 
     return augment.entry(Path(path))
+
+
+def as_dict(project: Project) -> dict:
+    """The project as a TOML document (keys left at None are left out)."""
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        return list(value) if isinstance(value, tuple) else value
+
+    return clean(asdict(project))
 
 
 def override(project: Project, **changes) -> Project:

@@ -4,7 +4,7 @@ i.i.d. test records or on a stream: a table and a plot (one curve per mechanism)
 from dataclasses import replace
 from pathlib import Path
 
-from . import atomic, decisions, report
+from . import decisions, plots, report
 
 CASCADE_THRESHOLD = 0.9  # the temporal mechanisms' cascade when the project's thresholds are calibrated
 # The parameter each mechanism is swept over, and its values.
@@ -40,20 +40,9 @@ def table(rows: list) -> str:
 
 
 def plot(rows: list, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plots.figure()
     for mechanism in GRID:
         points = sorted((100 * r["mean_macs_relative"], 100 * r["accuracy"]) for r in rows
                         if r["mechanism"] == mechanism)
         ax.plot(*zip(*points), marker="o", label=mechanism)
-    ax.set_xlabel("mean MACs per inference (% of the full network)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    atomic.write_figure(path, fig)
+    plots.save(fig, ax, path, title, "mean MACs per inference (% of the full network)", "accuracy (%)")

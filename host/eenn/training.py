@@ -75,7 +75,7 @@ def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int
     import tensorflow as tf
 
     desc = {
-        "model": model_name, "exits": list(exit_points), "head": asdict(head), "training": asdict(cfg),
+        "model": model_name, "exits": list(exit_points), "head": exits_mod.as_dict(head), "training": asdict(cfg),
         "seed": seed, "train": split.train.digest(), "tensorflow": tf.__version__, "format": 1,
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
@@ -134,6 +134,13 @@ def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, se
     if path.exists():
         return keras.models.load_model(path, compile=False), path
     model = train(entry, split, exit_points, head, cfg, seed, progress)
+    save(model, path)
+    return model, path
+
+
+def save(model, path: Path) -> None:
+    """A Keras model file written whole or not at all."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".keras")
     os.close(fd)
@@ -143,7 +150,17 @@ def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, se
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return model, path
+
+
+def train_backbone(entry, split: Split, cfg: TrainingConfig, seed: int, progress: bool = True):
+    """The zoo backbone alone, trained on the split's training part (no exits)."""
+    import keras
+
+    cfg = cfg.resolved(entry.pretrained)
+    keras.utils.set_random_seed(seed)
+    model = entry.build(entry.input_shape, split.num_classes, None)
+    _fit(model, split, cfg, [1.0], seed, "training backbone", progress)
+    return model
 
 
 def untrained(entry, exit_points, head, num_classes: int, seed: int, x: np.ndarray):

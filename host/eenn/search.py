@@ -1,0 +1,237 @@
+"""Where to put exits, and how big their heads are, under a board's budget: a multi-objective
+search with Optuna (NSGA-II) over a trained backbone's candidate exits.
+
+A trial picks a subset of the candidate exits (at least one), a head family and width per
+exit, and how much of the certified range of thresholds to use. It is built like any project
+(eenn.pipeline.build: heads trained on the frozen backbone, cached by configuration digest;
+int8 stages; TFLM records; thresholds certified with risk control), and the generator plans
+its memory. Every trial's thresholds are certified at the project's epsilon and delta; its
+calibration headroom (0: the cheapest certified threshold, 1: never exit early) trades cost
+for accuracy inside the guarantee. Objectives, on the calibration split: accuracy of
+the EENN (maximized) and its expected MACs per inference (minimized), P(exit) coming from the
+certified decision. Constraints: the board's RAM (arena + stack) and flash (constants + the
+runtime's allowance), and optionally a largest worst-case MACs and a smallest accuracy.
+
+The study lives in a storage: by default a SQLite file under generated/search/<name>/, so an
+interrupted search resumes where it stopped; with `storage` a PostgreSQL URL, workers on many
+machines share one study (each trains the backbone itself; a worker whose backbone differs
+from the study's is refused). The choice written as a project file is the cheapest Pareto
+point within `max_loss` of the full network's accuracy.
+"""
+
+import hashlib
+import math
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic, boards, decisions, firmware, pipeline, plots, project, report, training
+from .errors import EennError
+
+RUNTIME_FLASH_BYTES = 12 * 1024  # flash allowed for the runtime and decision logic beside the constants
+HEAD_WIDTHS = (4, 8, 16, 32)
+BACKBONE = "backbone.keras"
+CHOICE = "project.toml"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    trials: int = 20
+    board: str = "nrf52"
+    max_loss: float = 0.01  # the choice: cheapest Pareto point within this of the full accuracy
+    max_macs: "int | None" = None
+    min_accuracy: "float | None" = None
+    epochs: int = 30  # head training per trial
+    seed: int = 0
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def prepare_backbone(base: project.Project, directory: Path, progress: bool = True) -> Path:
+    """The trained backbone as a model file: the project's own file, or its zoo backbone
+    trained without exits (cached)."""
+    if base.model.file:
+        return Path(base.model.file)
+    entry = base.entry
+    split, trained = pipeline.load_split(base, entry)
+    if not trained:
+        raise EennError(f"model '{entry.name}' has no data to train on: a search needs a trained backbone")
+    path = Path(directory) / BACKBONE
+    if not path.exists():
+        training.save(training.train_backbone(entry, split, base.training, base.seed, progress), path)
+    return path
+
+
+def _trial_project(trial, base: project.Project, backbone: Path, candidates: tuple, epochs: int) -> project.Project:
+    chosen = [c for c in candidates if trial.suggest_categorical(f"exit:{c}", [False, True])]
+    if not chosen:
+        import optuna
+
+        raise optuna.TrialPruned("no exit chosen")
+    families = tuple(trial.suggest_categorical(f"head:{c}", ["dense", "conv"]) for c in chosen)
+    widths = tuple(trial.suggest_categorical(f"width:{c}", list(HEAD_WIDTHS)) for c in chosen)
+    headroom = trial.suggest_float("headroom", 0.0, 1.0)
+    return project.override(base, name=f"trial-{trial.number}", **{
+        "model.file": str(backbone), "model.exits": tuple(chosen), "model.head": families,
+        "model.head_width": widths, "training.mode": "heads", "training.epochs": epochs,
+        "decision.mechanism": "confidence", "decision.threshold": None, "calibration.headroom": headroom})
+
+
+def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, config: SearchConfig,
+             board: boards.Board, directory: Path) -> tuple:
+    """Build the trial's EENN and return (accuracy, expected MACs) on the calibration split."""
+    proj = _trial_project(trial, base, backbone, candidates, config.epochs)
+    built = pipeline.build(proj, directory, progress=False, log=lambda *_: None)
+    manifest = built.manifest
+    records = {name: pipeline.load_records(built.directory, manifest, name) for name in ("calib", "test")}
+    cumulative = [s["cumulative_macs"] for s in manifest["stages"]]
+    spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
+    results = {name: decisions.evaluate(records[name], spec, cumulative, manifest["full_model_macs"])
+               for name in records}
+    generated, _ = pipeline.generate(built.directory)
+    weights = sum(s.weight_bytes for s in generated.stages)
+    ram = generated.plan.arena_bytes + firmware.STACK_BYTES
+    flash = weights + RUNTIME_FLASH_BYTES
+    trial.set_constraint("ram", ram - board.memory.ram_bytes)
+    trial.set_constraint("flash", flash - board.memory.flash_bytes)
+    if config.max_macs is not None:
+        trial.set_constraint("max_macs", cumulative[-1] - config.max_macs)
+    if config.min_accuracy is not None:
+        trial.set_constraint("min_accuracy", config.min_accuracy - results["calib"]["accuracy"])
+    trial.set_user_attr("project", project.as_dict(replace(proj, name=f"{base.name}-search")))
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    trial.set_user_attr("summary", {
+        "exits": list(proj.model.exits), "heads": list(proj.model.head), "widths": list(proj.model.head_width),
+        "thresholds": list(spec.thresholds), "calib": results["calib"], "test": results["test"],
+        "full_accuracy": float(np.mean(records["calib"].predictions[:, -1] == records["calib"].labels)),
+        "full_macs": manifest["full_model_macs"], "ram": ram, "flash": flash, "directory": str(built.directory)})
+    return results["calib"]["accuracy"], results["calib"]["mean_macs"]
+
+
+def storage_url(storage: "str | None", directory: Path) -> str:
+    return storage or f"sqlite:///{(Path(directory) / 'study.db').resolve()}"
+
+
+def open_study(name: str, storage: str, seed: int, attempts: int = 5):
+    """The study `name` in `storage`, made if new. Workers starting together on a fresh database
+    race to create its tables; the loser tries again."""
+    import optuna
+    import sqlalchemy
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
+                                       sampler=optuna.samplers.NSGAIISampler(seed=seed),
+                                       directions=["maximize", "minimize"])
+        except sqlalchemy.exc.SQLAlchemyError as e:
+            if attempt == attempts - 1:
+                first = str(e).strip().splitlines()[0]
+                raise EennError(f"study storage: {first}") from None
+            time.sleep(1 + attempt)
+
+
+def _finished(study) -> int:
+    """Trials that ended: complete, or pruned (no exit chosen)."""
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return sum(t.state in done for t in study.get_trials(deepcopy=False))
+
+
+def feasible_front(study) -> list:
+    """The Pareto-optimal trials that meet every constraint."""
+    return [t for t in study.best_trials if t.constraints and all(c <= 0 for c in t.constraints.values())]
+
+
+def run(base: project.Project, config: SearchConfig, out_root: Path = Path("generated"), storage=None,
+        progress: bool = True, log=print):
+    """Run trials until the study has `config.trials` finished ones; return the study."""
+    from tqdm import tqdm
+
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # Keras' notes on retracing between trials are not the user's
+    board = boards.get(config.board)
+    base = project.override(base, **{"data.source": base.data.source or base.entry.dataset}).validate()
+    directory = Path(out_root) / "search" / base.name
+    directory.mkdir(parents=True, exist_ok=True)
+    backbone = prepare_backbone(base, directory, progress)
+    candidates = base.entry.exit_points
+    study = open_study(base.name, storage_url(storage, directory), config.seed)
+    digest = _digest(backbone)
+    known = study.user_attrs.get("backbone")
+    if known is None:
+        study.set_user_attr("backbone", digest)
+    elif known != digest:
+        raise EennError(f"study '{base.name}' was made with backbone {known}; this worker's is {digest} "
+                        "(train it with the same data, seed and versions)")
+    bar = tqdm(total=config.trials, initial=_finished(study), desc=f"search {base.name}", unit="trial",
+               file=sys.stderr, disable=not progress)
+    while _finished(study) < config.trials:
+        study.optimize(lambda t: evaluate(t, base, backbone, candidates, config, board, directory), n_trials=1)
+        bar.n = _finished(study)
+        bar.set_postfix_str(f"pareto {len(feasible_front(study))}")
+        bar.refresh()
+    bar.close()
+    return study
+
+
+def choose(front: list, max_loss: float):
+    """The cheapest Pareto trial within `max_loss` of the full network's accuracy, else the most
+    accurate."""
+    if not front:
+        raise EennError("no trial meets the constraints; relax them or run more trials")
+    within = [t for t in front if t.values[0] >= t.user_attrs["summary"]["full_accuracy"] - max_loss - 1e-12]
+    return min(within, key=lambda t: t.values[1]) if within else max(front, key=lambda t: t.values[0])
+
+
+def table(study) -> str:
+    front = {t.number for t in feasible_front(study)}
+    rows = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.values[1] if t.values else math.inf):
+        if t.values is None:
+            continue
+        s = t.user_attrs["summary"]
+        heads = ", ".join(f"{e}:{h}{w}" for e, h, w in zip(s["exits"], s["heads"], s["widths"]))
+        rows.append([t.number, "*" if t.number in front else "", heads, f"{100 * t.values[0]:.1f}%",
+                     f"{100 * t.values[1] / s['full_macs']:.1f}%", f"{100 * s['test']['accuracy']:.1f}%",
+                     f"{100 * s['test']['mean_macs_relative']:.1f}%", f"{s['ram']:,}", f"{s['flash']:,}"])
+    return report.table(["trial", "pareto", "exits (head, width)", "calib acc", "calib MACs", "test acc",
+                         "test MACs", "RAM", "flash"], rows)
+
+
+def plot(study, title: str, path: Path, chosen=None) -> None:
+    """Every trial's accuracy against expected MACs, the feasible Pareto front and the choice."""
+    def point(t):
+        return 100 * t.values[1] / t.user_attrs["summary"]["full_macs"], 100 * t.values[0]
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.values is not None]
+    front = sorted(feasible_front(study), key=lambda t: t.values[1])
+    fig, ax = plots.figure()
+    if done:
+        ax.scatter(*zip(*map(point, done)), color="lightgray", label="trials")
+        ax.axhline(100 * done[0].user_attrs["summary"]["full_accuracy"], color="k", linestyle="--", linewidth=1,
+                   label="full network")
+    if front:
+        ax.plot(*zip(*map(point, front)), marker="o", label="Pareto front")
+    if chosen is not None:
+        ax.scatter(*point(chosen), s=120, facecolors="none", edgecolors="r", label=f"chosen: trial {chosen.number}")
+    plots.save(fig, ax, path, title, "expected MACs per inference (% of the full network)",
+               "accuracy on the calibration split (%)")
+
+
+def write_choice(trial, path: Path) -> dict:
+    """The chosen trial's project as a file that `eenn build` and `make firmware` accept."""
+    import tomli_w
+
+    doc = trial.user_attrs["project"]
+    atomic.write_text(path, tomli_w.dumps(doc))
+    return doc

@@ -1,0 +1,173 @@
+"""The exit search: trials built like projects, a Pareto front under the board's budget, the
+choice as a project file that rebuilds the same EENN, resuming, and workers sharing a study
+through a real PostgreSQL server."""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from eenn import pipeline, project, search
+from eenn.errors import EennError
+
+BASE = project.override(project.Project(), name="small", **{"training.epochs": 10, "data.source": "digits"})
+CONFIG = search.SearchConfig(trials=3, epochs=3)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("generated")
+    study = search.run(BASE, CONFIG, out, progress=False)
+    return out, study
+
+
+def _states(study) -> dict:
+    counts = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return counts
+
+
+def test_a_search_finishes_its_trials_and_keeps_a_feasible_front(searched):
+    out, study = searched
+    assert search._finished(study) == CONFIG.trials
+    front = search.feasible_front(study)
+    assert front and all(t.constraints["ram"] <= 0 and t.constraints["flash"] <= 0 for t in front)
+    for t in front:
+        s = t.user_attrs["summary"]
+        assert 0 < t.values[0] <= 1 and t.values[1] > 0 and Path(s["directory"]).is_dir()
+        assert len(s["exits"]) == len(s["heads"]) == len(s["widths"]) >= 1
+    assert (out / "search" / "small" / search.BACKBONE).exists()
+    text = search.table(study)
+    assert "exits (head, width)" in text and "*" in text
+
+
+def test_the_choice_is_a_project_that_rebuilds_the_trial(searched, tmp_path):
+    out, study = searched
+    chosen = search.choose(search.feasible_front(study), 0.01)
+    path = tmp_path / "project.toml"
+    search.write_choice(chosen, path)
+    proj = project.load(path).validate()
+    assert proj.name == "small-search" and proj.model.file and proj.training.mode == "heads"
+    rebuilt = pipeline.build(proj, out, progress=False, log=lambda *_: None)
+    summary = chosen.user_attrs["summary"]
+    assert rebuilt.manifest["decision"]["spec"]["thresholds"] == summary["thresholds"]
+    assert rebuilt.manifest["metrics"]["test"]["policy"] == summary["test"]
+
+
+def test_a_search_resumes_where_it_stopped(searched):
+    out, study = searched
+    before = {t.number for t in study.get_trials(deepcopy=False)}
+    more = search.run(BASE, search.SearchConfig(trials=CONFIG.trials + 1, epochs=CONFIG.epochs), out, progress=False)
+    after = {t.number for t in more.get_trials(deepcopy=False)}
+    assert before < after and len(after - before) >= 1 and search._finished(more) == CONFIG.trials + 1
+
+
+def test_an_interrupted_search_resumes(searched, tmp_path):
+    """A search killed in the middle of its trials (as by a power cut) picks up from its storage."""
+    out, _ = searched
+    project_file = tmp_path / "base.toml"
+    project_file.write_text('name = "killed"\n[data]\nsource = "digits"\n[training]\nepochs = 10\n')
+    shutil.copy(out / "search" / "small" / search.BACKBONE, tmp_path / "backbone.keras")
+    args = [sys.executable, "-m", "eenn.cli", "search", "--project", str(project_file), "--model-file",
+            str(tmp_path / "backbone.keras"), "--trials", "20", "--epochs", "2", "--out", str(tmp_path), "--quiet"]
+    worker = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    storage = search.storage_url(None, tmp_path / "search" / "killed")
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            assert worker.poll() is None, worker.stderr.read()[-500:]
+            if Path(storage.removeprefix("sqlite:///")).exists() and \
+                    search._finished(search.open_study("killed", storage, 0)) >= 1:
+                break
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker.stderr.close()
+    study = search.open_study("killed", storage, 0)
+    done = search._finished(study)
+    assert 1 <= done < 20
+    proj = project.load(project_file)
+    proj = project.override(proj, **{"model.file": str(tmp_path / "backbone.keras")})
+    resumed = search.run(proj, search.SearchConfig(trials=done + 1, epochs=2), tmp_path, progress=False)
+    assert search._finished(resumed) == done + 1
+
+
+def test_a_worker_with_another_backbone_is_refused(searched, tmp_path):
+    out, _ = searched
+    other = tmp_path / "other.keras"
+    shutil.copy(out / "search" / "small" / search.BACKBONE, other)
+    with open(other, "ab") as f:
+        f.write(b"\0")  # another file, another digest
+    storage = search.storage_url(None, out / "search" / "small")
+    with pytest.raises(EennError, match="was made with backbone"):
+        search.run(project.override(BASE, **{"model.file": str(other)}), CONFIG, out, storage, progress=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres():
+    """A PostgreSQL server of Debian's packages on 127.0.0.1, in a temporary directory, for
+    this test only (as the postgres user when run as root: the server refuses root)."""
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    assert binaries, "PostgreSQL is missing: run 'make setup'"
+    bindir = Path(binaries[-1]).parent
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="eenn-pg-"))
+    os.chmod(home, 0o777)
+    data, port = home / "data", _free_port()
+
+    def pg(tool, *args):
+        subprocess.run([*as_user, str(bindir / tool), *args], check=True, capture_output=True, cwd=home)
+
+    pg("initdb", "-D", str(data), "-U", "eenn", "--auth=trust")
+    pg("pg_ctl", "-D", str(data), "-l", str(home / "log"), "-w", "-o",
+       f"-p {port} -k {home} -c listen_addresses=127.0.0.1", "start")
+    try:
+        pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "eenn", "studies")
+        yield f"postgresql://eenn@127.0.0.1:{port}/studies"
+    finally:
+        pg("pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_two_workers_share_a_study_through_postgresql(searched, postgres, tmp_path):
+    import optuna
+
+    out, _ = searched
+    backbone = tmp_path / "backbone.keras"
+    shutil.copy(out / "search" / "small" / search.BACKBONE, backbone)
+    project_file = tmp_path / "base.toml"
+    project_file.write_text('name = "shared"\n[data]\nsource = "digits"\n')
+    trials = 6
+    workers = [subprocess.Popen([sys.executable, "-m", "eenn.cli", "search", "--project", str(project_file),
+                                 "--model-file", str(backbone), "--storage", postgres, "--trials", str(trials),
+                                 "--epochs", "2", "--out", str(tmp_path / f"worker{k}"), "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(2)]
+    results = [w.communicate(timeout=600) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [r[1][-500:] for r in results]
+    storage = optuna.storages.RDBStorage(postgres)
+    try:
+        finished = [t for t in search.open_study("shared", storage, 0).get_trials(deepcopy=False)
+                    if t.state.name in ("COMPLETE", "PRUNED")]
+    finally:
+        storage.engine.dispose()
+    assert len(finished) >= trials
+    assert len({t.number for t in finished}) == len(finished)
+    assert len({t.user_attrs.get("worker") for t in finished if t.state.name == "COMPLETE"}) == 2
+    assert all(t.user_attrs["summary"]["exits"] for t in finished if t.state.name == "COMPLETE")
+    assert "chosen: trial" in results[0][0] and "chosen: trial" in results[1][0]
