@@ -10,7 +10,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm postgr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 
-.PHONY: setup apt-packages test build generate firmware emulate clean
+.PHONY: setup apt-packages test build generate firmware emulate search clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -57,6 +57,10 @@ firmware: generate
 ## emulate: BOARD's firmware under QEMU on the test split, every record checked against the host
 emulate: generate
 	$(EENN) emulate --board $(BOARD) --name $(NAME)
+
+## search: where to put exits and how big their heads are, under BOARD's budget (Pareto front, chosen project)
+search: setup
+	$(EENN) search --name $(NAME) --board $(BOARD) $(PROJECT_FLAG)
 
 clean:
 	rm -rf generated/*/ generated/.cache
