@@ -104,10 +104,12 @@ def test_an_interrupted_search_resumes(searched, tmp_path):
 
 def test_a_worker_with_another_backbone_is_refused(searched, tmp_path):
     out, _ = searched
+    import keras
+
     other = tmp_path / "other.keras"
-    shutil.copy(out / "search" / "small" / search.BACKBONE, other)
-    with open(other, "ab") as f:
-        f.write(b"\0")  # another file, another digest
+    model = keras.models.load_model(out / "search" / "small" / search.BACKBONE, compile=False)
+    model.set_weights([w + 1e-3 for w in model.get_weights()])  # other weights, another digest
+    model.save(other)
     storage = search.storage_url(None, out / "search" / "small")
     with pytest.raises(EennError, match="was made with backbone"):
         search.run(project.override(BASE, **{"model.file": str(other)}), CONFIG, out, storage, progress=False)

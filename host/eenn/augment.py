@@ -125,6 +125,15 @@ def spread(candidates: tuple, count: int = DEFAULT_EXITS) -> tuple:
     return tuple(candidates[int(step * (k + 1))] for k in range(count))
 
 
+def weights_digest(model) -> str:
+    """A digest of the architecture and weights (a .keras file's bytes also hold the date it was saved)."""
+    h = hashlib.sha256(model.to_json().encode())
+    for weight in model.get_weights():
+        h.update(str((weight.dtype.str, weight.shape)).encode())
+        h.update(weight.tobytes())
+    return h.hexdigest()[:12]
+
+
 def entry(path: Path) -> ZooEntry:
     """A model entry for a model file: its shapes, candidate exits and a builder that clones
     it (weights included) for any batch size."""
@@ -136,7 +145,7 @@ def entry(path: Path) -> ZooEntry:
     if not candidates:
         raise EennError(f"{path}: no layer where the network narrows to one tensor of rank 2 to 4; "
                         "there is nowhere to attach an exit")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = weights_digest(model)
     input_shape = tuple(model.inputs[0].shape[1:])
     num_classes = int(model.outputs[0].shape[-1])
 
@@ -149,4 +158,4 @@ def entry(path: Path) -> ZooEntry:
         return clone
 
     return ZooEntry(f"{path.name}#{digest}", input_shape, num_classes, None, candidates, spread(candidates), build,
-                    f"model file {path}", final_softmax=not ends_in_softmax(model), pretrained=True)
+                    f"model file {path}", final_softmax=not ends_in_softmax(model), pretrained=True, digest=digest)

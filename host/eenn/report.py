@@ -72,8 +72,9 @@ def calibration_lines(summary: dict) -> str:
     return "\n".join([
         f"calibration: {s['method']} on {s['units']} calibration {s['unit_kind']}: {guarantee}{clip} "
         f"(epsilon {s['epsilon']:g}, delta {s['delta']:g})",
-        f"  {s['settings_certified']} of {s['settings']} settings of {s['mechanism']} certified; chosen, the cheapest: "
-        f"{s['setting']}",
+        f"  {s['settings_certified']} of {s['settings']} settings of {s['mechanism']} certified; chosen, "
+        + ("the cheapest: " if not s["headroom"] else f"headroom {s['headroom']:.2f} from the cheapest: ")
+        + s["setting"],
         f"  risk: calibration {100 * s['calibration_risk']:.2f}%, bound {bound}, test {100 * s['test_risk']:.2f}%",
         f"  test: {policy_line(test)}",
         f"  saves {s['macs_saved']:,.0f} MACs per inference against the full model's {s['full_model_macs']:,} "

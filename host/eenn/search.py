@@ -19,7 +19,6 @@ from the study's is refused). The choice written as a project file is the cheape
 point within `max_loss` of the full network's accuracy.
 """
 
-import hashlib
 import math
 import os
 import socket
@@ -32,6 +31,7 @@ import numpy as np
 
 from . import atomic, boards, decisions, firmware, pipeline, plots, project, report, training
 from .errors import EennError
+from .exits import HeadSpec
 
 RUNTIME_FLASH_BYTES = 12 * 1024  # flash allowed for the runtime and decision logic beside the constants
 HEAD_WIDTHS = (4, 8, 16, 32)
@@ -48,10 +48,6 @@ class SearchConfig:
     min_accuracy: "float | None" = None
     epochs: int = 30  # head training per trial
     seed: int = 0
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def prepare_backbone(base: project.Project, directory: Path, progress: bool = True) -> Path:
@@ -76,7 +72,8 @@ def _trial_project(trial, base: project.Project, backbone: Path, candidates: tup
 
         raise optuna.TrialPruned("no exit chosen")
     families = tuple(trial.suggest_categorical(f"head:{c}", ["dense", "conv"]) for c in chosen)
-    widths = tuple(trial.suggest_categorical(f"width:{c}", list(HEAD_WIDTHS)) for c in chosen)
+    widths = tuple(trial.suggest_categorical(f"width:{c}", list(HEAD_WIDTHS)) if family == "conv"
+                   else HeadSpec.width for c, family in zip(chosen, families))  # a dense head has no width
     headroom = trial.suggest_float("headroom", 0.0, 1.0)
     return project.override(base, name=f"trial-{trial.number}", **{
         "model.file": str(backbone), "model.exits": tuple(chosen), "model.head": families,
@@ -166,7 +163,7 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     backbone = prepare_backbone(base, directory, progress)
     candidates = base.entry.exit_points
     study = open_study(base.name, storage_url(storage, directory), config.seed)
-    digest = _digest(backbone)
+    digest = project.override(base, **{"model.file": str(backbone)}).entry.digest
     known = study.user_attrs.get("backbone")
     if known is None:
         study.set_user_attr("backbone", digest)
@@ -200,7 +197,7 @@ def table(study) -> str:
         if t.values is None:
             continue
         s = t.user_attrs["summary"]
-        heads = ", ".join(f"{e}:{h}{w}" for e, h, w in zip(s["exits"], s["heads"], s["widths"]))
+        heads = ", ".join(f"{e}:{h}{w if h == 'conv' else ''}" for e, h, w in zip(s["exits"], s["heads"], s["widths"]))
         rows.append([t.number, "*" if t.number in front else "", heads, f"{100 * t.values[0]:.1f}%",
                      f"{100 * t.values[1] / s['full_macs']:.1f}%", f"{100 * s['test']['accuracy']:.1f}%",
                      f"{100 * s['test']['mean_macs_relative']:.1f}%", f"{s['ram']:,}", f"{s['flash']:,}"])

@@ -23,6 +23,7 @@ class ZooEntry:
     description: str
     final_softmax: bool = False  # the backbone ends in logits: the final exit adds a softmax
     pretrained: bool = False  # build() returns trained weights (a model file), not a fresh network
+    digest: "str | None" = None  # of a model file's architecture and weights
 
 
 def _conv_bn_relu(layers, x, filters, kernel, strides=1, name=None):
