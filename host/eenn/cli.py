@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--storage", help="study storage URL, e.g. postgresql://user@host/db to share it between "
                    "machines (default: a SQLite file under generated/search/NAME/)")
     r.add_argument("--epochs", type=int, default=30, help="head training epochs per trial (default 30)")
+    r.add_argument("--population", type=int, default=10, help="NSGA-II generation size (default 10; the first "
+                   "generation is random)")
     r.add_argument("--max-loss", type=float, default=0.01, help="the choice: cheapest Pareto point within this "
                    "accuracy of the full network (default 0.01)")
     r.add_argument("--max-macs", type=int, help="largest worst-case MACs per inference")
@@ -165,7 +167,8 @@ def _search(args) -> None:
     proj = project.override(project.load(args.project), name=args.name,
                             **{"model.file": args.model_file, "data.source": args.dataset})
     config = search.SearchConfig(trials=args.trials, board=args.board, max_loss=args.max_loss,
-                                 max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs)
+                                 max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs,
+                                 population=args.population)
     study = search.run(proj, config, args.out, args.storage, progress=not args.quiet)
     directory = args.out / "search" / proj.name
     text = search.table(study)

@@ -11,6 +11,7 @@ for accuracy inside the guarantee. Objectives, on the calibration split: accurac
 the EENN (maximized) and its expected MACs per inference (minimized), P(exit) coming from the
 certified decision. Constraints: the board's RAM (arena + stack) and flash (constants + the
 runtime's allowance), and optionally a largest worst-case MACs and a smallest accuracy.
+NSGA-II evolves generations of `population` trials; the first one is random sampling.
 
 The study lives in a storage: by default a SQLite file under generated/search/<name>/, so an
 interrupted search resumes where it stopped; with `storage` a PostgreSQL URL, workers on many
@@ -47,6 +48,7 @@ class SearchConfig:
     max_macs: "int | None" = None
     min_accuracy: "float | None" = None
     epochs: int = 30  # head training per trial
+    population: int = 10  # NSGA-II's generation size: its first generation is random sampling
     seed: int = 0
 
 
@@ -116,7 +118,7 @@ def storage_url(storage: "str | None", directory: Path) -> str:
     return storage or f"sqlite:///{(Path(directory) / 'study.db').resolve()}"
 
 
-def open_study(name: str, storage: str, seed: int, attempts: int = 5):
+def open_study(name: str, storage, seed: int, population: int = SearchConfig.population, attempts: int = 5):
     """The study `name` in `storage`, made if new. Workers starting together on a fresh database
     race to create its tables; the loser tries again."""
     import optuna
@@ -126,7 +128,7 @@ def open_study(name: str, storage: str, seed: int, attempts: int = 5):
     for attempt in range(attempts):
         try:
             return optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                       sampler=optuna.samplers.NSGAIISampler(seed=seed),
+                                       sampler=optuna.samplers.NSGAIISampler(population_size=population, seed=seed),
                                        directions=["maximize", "minimize"])
         except sqlalchemy.exc.SQLAlchemyError as e:
             if attempt == attempts - 1:
@@ -162,7 +164,7 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     directory.mkdir(parents=True, exist_ok=True)
     backbone = prepare_backbone(base, directory, progress)
     candidates = base.entry.exit_points
-    study = open_study(base.name, storage_url(storage, directory), config.seed)
+    study = open_study(base.name, storage_url(storage, directory), config.seed, config.population)
     digest = project.override(base, **{"model.file": str(backbone)}).entry.digest
     known = study.user_attrs.get("backbone")
     if known is None:
