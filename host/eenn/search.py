@@ -89,11 +89,11 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
     proj = _trial_project(trial, base, backbone, candidates, config.epochs)
     built = pipeline.build(proj, directory, progress=False, log=lambda *_: None)
     manifest = built.manifest
-    records = {name: pipeline.load_records(built.directory, manifest, name) for name in ("calib", "test")}
+    calib = pipeline.load_records(built.directory, manifest, "calib")
     cumulative = [s["cumulative_macs"] for s in manifest["stages"]]
     spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    results = {name: decisions.evaluate(records[name], spec, cumulative, manifest["full_model_macs"])
-               for name in records}
+    results = {"calib": decisions.evaluate(calib, spec, cumulative, manifest["full_model_macs"]),
+               "test": manifest["metrics"]["test"]["policy"]}
     generated, _ = pipeline.generate(built.directory)
     weights = sum(s.weight_bytes for s in generated.stages)
     ram = generated.plan.arena_bytes + firmware.STACK_BYTES
@@ -109,7 +109,7 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
     trial.set_user_attr("summary", {
         "exits": list(proj.model.exits), "heads": list(proj.model.head), "widths": list(proj.model.head_width),
         "thresholds": list(spec.thresholds), "calib": results["calib"], "test": results["test"],
-        "full_accuracy": float(np.mean(records["calib"].predictions[:, -1] == records["calib"].labels)),
+        "full_accuracy": float(np.mean(calib.predictions[:, -1] == calib.labels)),
         "full_macs": manifest["full_model_macs"], "ram": ram, "flash": flash, "directory": str(built.directory)})
     return results["calib"]["accuracy"], results["calib"]["mean_macs"]
 
