@@ -1,6 +1,11 @@
 """The guarantees hold on the default EENN's own int8 records: over 500 random calibration/test
 splits of its 719 recorded samples, thresholds certified on the calibration part keep the test
-part's risk below epsilon in all but delta of the splits (UCB, LTT), or on average (CRC)."""
+part's risk below epsilon in all but delta of the splits (UCB, LTT), or on average (CRC).
+
+Run as a script on a build (`.venv/bin/python tests/test_calibration_validity.py generated/default`)
+it prints the table of docs/calibration.md."""
+
+import sys
 
 import numpy as np
 import pytest
@@ -17,13 +22,25 @@ EPSILON = {"consistency": 0.05, "prediction-gap": 0.03, "brier-gap": 0.1, "brier
 VARIANTS = [(name, False) for name in risks.RISKS] + [(n, True) for n, r in risks.RISKS.items() if r.low < 0]
 
 
+def _pool(directory, manifest):
+    """Every recorded sample of a build, its exits' quantizations and cumulative MACs."""
+    parts = [pipeline.load_records(directory, manifest, name) for name in ("calib", "test")]
+    records = Records(np.concatenate([p.probs for p in parts]), np.concatenate([p.labels for p in parts]))
+    return records, pipeline.exit_quantizations(manifest), [s["cumulative_macs"] for s in manifest["stages"]]
+
+
 @pytest.fixture(scope="module")
 def pool(default_build):
-    """Every recorded sample of the default build, and the confidence grid's quantizations."""
-    d, m = default_build.directory, default_build.manifest
-    parts = [pipeline.load_records(d, m, name) for name in ("calib", "test")]
-    records = Records(np.concatenate([p.probs for p in parts]), np.concatenate([p.labels for p in parts]))
-    return records, pipeline.exit_quantizations(m), [s["cumulative_macs"] for s in m["stages"]]
+    return _pool(default_build.directory, default_build.manifest)
+
+
+def _confidence_losses(pool, risk, clip):
+    """Loss and MACs per sample and shared confidence threshold (every int8 level)."""
+    records, quantizations, cumulative = pool
+    grid = calibration.grid("confidence", DecisionSpec(), records.num_exits, records.probs.shape[-1],
+                            quantizations[0])
+    losses, exits = calibration.setting_losses(grid.specs, risk, clip, records, quantizations)
+    return losses, np.asarray(cumulative, np.float64)[exits]
 
 
 def _splits(n: int, calib: int, seed: int = 0):
@@ -44,15 +61,11 @@ def _test_risk_of_chosen(losses, costs, method, epsilon, low, high, calib_rows, 
 
 @pytest.mark.parametrize("name, clip", VARIANTS)
 def test_risk_control_holds_over_random_splits(pool, name, clip):
-    records, quantizations, cumulative = pool
     risk = risks.get(name)
     low, high = risk.bounds(clip)
     epsilon = EPSILON[name]
-    grid = calibration.grid("confidence", DecisionSpec(), records.num_exits, records.probs.shape[-1],
-                            quantizations[0])
-    losses, exits = calibration.setting_losses(grid.specs, risk, clip, records, quantizations)
-    costs = np.asarray(cumulative, np.float64)[exits]
-    calib_rows, test_rows = _splits(len(records), len(records) // 2)
+    losses, costs = _confidence_losses(pool, risk, clip)
+    calib_rows, test_rows = _splits(len(losses), len(losses) // 2)
     tolerance = 3 * np.sqrt(DELTA * (1 - DELTA) / SPLITS)
     for method in riskcontrol.GUARANTEED_WITH_DELTA:
         test_risk, chosen = _test_risk_of_chosen(losses, costs, method, epsilon, low, high, calib_rows, test_rows)
@@ -65,13 +78,8 @@ def test_risk_control_holds_over_random_splits(pool, name, clip):
 def test_the_empirical_choice_breaks_the_guarantee_the_others_keep(pool):
     """Choosing the threshold whose calibration risk just meets epsilon, with no bound, exceeds
     epsilon on the test part in far more than delta of the splits: the test can fail."""
-    records, quantizations, cumulative = pool
-    risk = risks.get("consistency")
-    grid = calibration.grid("confidence", DecisionSpec(), records.num_exits, records.probs.shape[-1],
-                            quantizations[0])
-    losses, exits = calibration.setting_losses(grid.specs, risk, False, records, quantizations)
-    costs = np.asarray(cumulative, np.float64)[exits]
-    calib_rows, test_rows = _splits(len(records), len(records) // 2, seed=1)
+    losses, costs = _confidence_losses(pool, risks.get("consistency"), False)
+    calib_rows, test_rows = _splits(len(losses), len(losses) // 2, seed=1)
     empirical, _ = _test_risk_of_chosen(losses, costs, "empirical", 0.05, 0.0, 1.0, calib_rows, test_rows)
     bounded, chosen = _test_risk_of_chosen(losses, costs, "ucb-hb", 0.05, 0.0, 1.0, calib_rows, test_rows)
     assert np.mean(empirical > 0.05) > 0.3
@@ -116,3 +124,29 @@ def test_temporal_calibration_over_streams_keeps_the_guarantee(pool):
         test_risk, chosen = _test_risk_of_chosen(losses, costs, method, 0.02, 0.0, 1.0, calib_rows, test_rows)
         assert np.mean(test_risk > 0.02) <= DELTA + tolerance, method
         assert np.mean(chosen > 0) > 0.9, method
+
+
+def _table(pool, full_macs: int) -> str:
+    """Per risk variant and method: the share of splits breaking epsilon (CRC: the mean test
+    risk), and the mean MACs of the choice as a share of the full network's."""
+    lines = ["| risk | epsilon | " + " | ".join(riskcontrol.METHODS) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in riskcontrol.METHODS) + " |"]
+    for name, clip in VARIANTS:
+        risk = risks.get(name)
+        losses, costs = _confidence_losses(pool, risk, clip)
+        calib_rows, test_rows = _splits(len(losses), len(losses) // 2)
+        cells = []
+        for method in riskcontrol.METHODS:
+            test_risk, chosen = _test_risk_of_chosen(losses, costs, method, EPSILON[name], *risk.bounds(clip),
+                                                     calib_rows, test_rows)
+            macs = costs[test_rows, chosen[:, None]].mean() / full_macs
+            cells.append(f"mean {100 * test_risk.mean():.2f}%, {100 * macs:.0f}% MACs" if method == "crc" else
+                         f"{100 * np.mean(test_risk > EPSILON[name]):.1f}% ({100 * macs:.0f}% MACs)")
+        lines.append(f"| {name}{' (clipped)' if clip else ''} | {EPSILON[name]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    build = sys.argv[1] if len(sys.argv) > 1 else "generated/default"
+    manifest = pipeline.load_manifest(build)
+    print(_table(_pool(build, manifest), manifest["full_model_macs"]))

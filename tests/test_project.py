@@ -4,10 +4,17 @@ from eenn import project
 from eenn.errors import EennError
 
 
+def _project_file(tmp_path, text: str):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    return path
+
+
 def test_defaults_need_no_file():
     p = project.load(None).validate()
     assert p.model.name == "digits-cnn" and p.exit_points == ("block1", "block2")
-    assert p.training.mode is None and p.training.resolved(False).mode == "joint" and p.decision.threshold is None and p.calibration.method == "ucb-hb"
+    assert p.training.mode is None and p.training.resolved(False).mode == "joint"
+    assert p.decision.threshold is None and p.calibration.method == "ucb-hb"
 
 
 def test_file_and_overrides(tmp_path):
@@ -28,12 +35,9 @@ def test_file_and_overrides(tmp_path):
     ('[calibration]\nrisk = "loss"\n', "risk 'loss' is not one of"),
 ])
 def test_calibration_settings_are_checked(tmp_path, text, message):
-    path = tmp_path / "p.toml"
-    path.write_text(text)
     with pytest.raises(EennError, match=message):
-        project.load(path).validate()
-    path.write_text('[decision]\nthreshold = 0.8\n[calibration]\nmethod = "none"\n')
-    project.load(path).validate()
+        project.load(_project_file(tmp_path, text)).validate()
+    project.load(_project_file(tmp_path, '[decision]\nthreshold = 0.8\n[calibration]\nmethod = "none"\n')).validate()
 
 
 @pytest.mark.parametrize("text, message", [
@@ -46,8 +50,7 @@ def test_calibration_settings_are_checked(tmp_path, text, message):
     ("[calibration]\nepsilon = 'small'\n", "'calibration.epsilon' must be float"),
 ])
 def test_file_errors_name_file_and_key(tmp_path, text, message):
-    path = tmp_path / "p.toml"
-    path.write_text(text)
+    path = _project_file(tmp_path, text)
     with pytest.raises(EennError, match=message) as e:
         project.load(path)
     assert str(path) in str(e.value)

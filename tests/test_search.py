@@ -6,7 +6,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from eenn import pipeline, project, search
+from eenn.emulate import free_port
 from eenn.errors import EennError
 
 BASE = project.override(project.Project(), name="small", **{"training.epochs": 10, "data.source": "digits"})
@@ -115,12 +115,6 @@ def test_a_worker_with_another_backbone_is_refused(searched, tmp_path):
         search.run(project.override(BASE, **{"model.file": str(other)}), CONFIG, out, storage, progress=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def postgres():
     """A PostgreSQL server of Debian's packages on 127.0.0.1, in a temporary directory, for
@@ -131,7 +125,7 @@ def postgres():
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     home = Path(tempfile.mkdtemp(prefix="eenn-pg-"))
     os.chmod(home, 0o777)
-    data, port = home / "data", _free_port()
+    data, port = home / "data", free_port()
 
     def pg(tool, *args):
         subprocess.run([*as_user, str(bindir / tool), *args], check=True, capture_output=True, cwd=home)

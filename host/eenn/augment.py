@@ -5,9 +5,9 @@ residual connections included. eenn reads its layer graph and lists the candidat
 layers whose output is the only tensor alive at that point of the network (so a stage ends in
 one boundary tensor, as the device's stages need), at the end of a block (not followed by the
 normalization or activation that completes it), leaving out no-op layers, global average
-pooling (a dense head on the layer before computes the same) and the model's own output. Heads attach there (eenn.exits); training mode "heads" trains only them, so the
-model's own output is untouched. A model ending in logits gets a softmax on its final exit
-(argmax unchanged).
+pooling (a dense head on the layer before computes the same) and the model's own output. Heads
+attach there (eenn.exits); training mode "heads" trains only them, so the model's own output
+is untouched. A model ending in logits gets a softmax on its final exit (argmax unchanged).
 """
 
 import hashlib
@@ -80,7 +80,8 @@ def _graph(model, source: str) -> list:
         if id(layer) in seen:
             raise EennError(f"{source}: layer '{layer.name}' is called more than once; a shared layer cannot be cut")
         if len(outputs) != 1:
-            raise EennError(f"{source}: layer '{layer.name}' has {len(outputs)} outputs; eenn cuts single-output layers")
+            raise EennError(f"{source}: layer '{layer.name}' has {len(outputs)} outputs; "
+                            "eenn cuts single-output layers")
         seen.add(id(layer))
     return [(layer, inputs, outputs[0]) for layer, inputs, outputs in calls]
 

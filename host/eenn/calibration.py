@@ -306,7 +306,8 @@ def summary(cal: Calibration) -> dict:
     s = cal.settings
     return {
         "method": s.method, "risk": s.risk, "clip": s.clip, "epsilon": s.epsilon, "delta": s.delta,
-        "per_exit": s.per_exit, "headroom": s.headroom, "mechanism": cal.mechanism, "units": cal.units, "unit_kind": cal.unit_kind,
+        "per_exit": s.per_exit, "headroom": s.headroom, "mechanism": cal.mechanism, "units": cal.units,
+        "unit_kind": cal.unit_kind,
         "settings_certified": int(cal.certified.sum()), "settings": len(cal.grid.specs),
         "setting": cal.grid.labels[cal.chosen] if cal.chosen >= 0 else "never exit early",
         "calibration_risk": float(cal.risk[max(cal.chosen, 0)]), "certified_bound": cal.certified_bound,

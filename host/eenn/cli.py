@@ -131,7 +131,8 @@ def _build(args) -> None:
     proj = project.load(args.project)
     proj = project.override(
         proj, name=args.name, seed=args.seed, **{
-            "data.source": args.dataset, "model.name": args.model, "model.file": args.model_file, "model.exits": args.exits,
+            "data.source": args.dataset, "model.name": args.model, "model.file": args.model_file,
+            "model.exits": args.exits,
             "model.head": args.head, "training.mode": args.training_mode, "training.epochs": args.epochs,
             "calibration.method": args.method,
             "decision.threshold": args.threshold, "decision.mechanism": args.mechanism,
@@ -170,7 +171,7 @@ def _search(args) -> None:
                                  max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs,
                                  population=args.population)
     study = search.run(proj, config, args.out, args.storage, progress=not args.quiet)
-    directory = args.out / "search" / proj.name
+    directory = search.study_directory(args.out, proj.name)
     text = search.table(study)
     atomic.write_text(directory / "pareto.txt", text + "\n")
     chosen = search.choose(search.feasible_front(study), config.max_loss)
@@ -283,8 +284,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
-        {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate, "firmware": _firmware,
-         "emulate": _emulate, "tradeoff": _tradeoff, "zoo": _zoo}[args.command](args)
+        {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
+         "firmware": _firmware, "emulate": _emulate, "tradeoff": _tradeoff, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
         return EXIT_ERROR

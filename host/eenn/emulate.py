@@ -25,7 +25,8 @@ CONNECT_SECONDS = 10.0
 FIRMWARE_STATUS = {3: "the firmware faulted", 4: "the firmware took an unexpected interrupt"}  # hal.h
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -37,7 +38,7 @@ class Emulator:
     def __init__(self, elf: Path, machine: str, timeout: float = 10.0):
         if shutil.which(QEMU) is None:
             raise EennError(f"{QEMU} not found: install the Debian package qemu-system-arm ('make setup')")
-        self.port = _free_port()
+        self.port = free_port()
         self._output = ""
         self.process = subprocess.Popen(
             [QEMU, "-machine", machine, "-display", "none", "-monitor", "none",

@@ -21,12 +21,15 @@ class HeadSpec:
 
 
 def per_exit(heads, count: int) -> tuple:
-    """One HeadSpec per exit, from one for all or a sequence of them."""
-    if isinstance(heads, HeadSpec):
-        return (heads,) * count
-    heads = tuple(heads)
+    """One checked HeadSpec per exit, from one for all or a sequence of them."""
+    heads = (heads,) * count if isinstance(heads, HeadSpec) else tuple(heads)
     if len(heads) != count:
         raise EennError(f"{len(heads)} exit heads given for {count} early exits")
+    for head in heads:
+        if head.family not in HEADS:
+            raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
+        if not isinstance(head.width, int) or head.width < 1:
+            raise EennError(f"model.head_width must be at least 1, got {head.width}")
     return heads
 
 
@@ -65,9 +68,6 @@ def attach(backbone, exit_points, num_classes: int, heads=HeadSpec(), final_soft
     from keras import layers
 
     heads = per_exit(heads, len(exit_points))
-    for head in heads:
-        if head.family not in HEADS:
-            raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
     names = [layer.name for layer in backbone.layers]
     order = []
     for point in exit_points:

@@ -34,7 +34,7 @@ from . import exits, riskcontrol, zoo
 from .calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
 from .decisions import MECHANISMS
 from .errors import EennError
-from .exits import HEADS, HeadSpec
+from .exits import HeadSpec
 from .training import TrainingConfig
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -113,11 +113,7 @@ class Project:
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
                             f"candidates: {', '.join(entry.exit_points)}")
-        for head in exits.per_exit(self.head, len(self.exit_points)):
-            if head.family not in HEADS:
-                raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
-            if not isinstance(head.width, int) or head.width < 1:
-                raise EennError(f"model.head_width must be at least 1, got {head.width}")
+        exits.per_exit(self.head, len(self.exit_points))
         if self.decision.mechanism not in MECHANISMS:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")

@@ -1,5 +1,7 @@
 """Plain-text tables of a build: what each exit costs and how accurate it is, and what its C takes."""
 
+from .riskcontrol import GUARANTEED_WITH_DELTA
+
 
 def _pct(x) -> str:
     return "   n/a" if x is None else f"{100 * x:5.1f}%"
@@ -63,9 +65,12 @@ def decision_line(spec: dict, config: "dict | None" = None) -> str:
 def calibration_lines(summary: dict) -> str:
     """A calibration: its guarantee, the setting chosen, the risks and what it saves."""
     s = summary
-    guarantee = {"empirical": "no guarantee (empirical risk)",
-                 "crc": f"expected {s['risk']} risk <= {s['epsilon']:g}"}.get(
-        s["method"], f"{s['risk']} risk <= {s['epsilon']:g} with probability >= {1 - s['delta']:g}")
+    if s["method"] in GUARANTEED_WITH_DELTA:
+        guarantee = f"{s['risk']} risk <= {s['epsilon']:g} with probability >= {1 - s['delta']:g}"
+    elif s["method"] == "crc":
+        guarantee = f"expected {s['risk']} risk <= {s['epsilon']:g}"
+    else:
+        guarantee = "no guarantee (empirical risk)"
     clip = ", clipped at 0" if s["clip"] else ""
     bound = "none certified" if s["certified_bound"] is None else f"{100 * s['certified_bound']:.2f}%"
     test = s["test"]

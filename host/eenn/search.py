@@ -114,6 +114,11 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
     return results["calib"]["accuracy"], results["calib"]["mean_macs"]
 
 
+def study_directory(out_root: Path, name: str) -> Path:
+    """Where a study keeps its backbone, trials, storage and results."""
+    return Path(out_root) / "search" / name
+
+
 def storage_url(storage: "str | None", directory: Path) -> str:
     return storage or f"sqlite:///{(Path(directory) / 'study.db').resolve()}"
 
@@ -160,7 +165,7 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     tf.get_logger().setLevel("ERROR")  # Keras' notes on retracing between trials are not the user's
     board = boards.get(config.board)
     base = project.override(base, **{"data.source": base.data.source or base.entry.dataset}).validate()
-    directory = Path(out_root) / "search" / base.name
+    directory = study_directory(out_root, base.name)
     directory.mkdir(parents=True, exist_ok=True)
     backbone = prepare_backbone(base, directory, progress)
     candidates = base.entry.exit_points
