@@ -6,11 +6,12 @@ EENN := $(VENV)/bin/eenn
 BOARD ?= nrf52
 NAME ?= default
 PROJECT ?=
+OBJECTIVE ?= macs
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 
-.PHONY: setup apt-packages test build generate firmware emulate search clean
+.PHONY: setup apt-packages test build generate firmware emulate search costs clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -58,9 +59,14 @@ firmware: generate
 emulate: generate
 	$(EENN) emulate --board $(BOARD) --name $(NAME)
 
-## search: where to put exits and how big their heads are, under BOARD's budget (Pareto front, chosen project)
+## search: where to put exits and how big their heads are, under BOARD's budget (Pareto front, chosen project);
+## OBJECTIVE=macs, cycles or energy is the expected cost it minimizes
 search: setup
-	$(EENN) search --name $(NAME) --board $(BOARD) $(PROJECT_FLAG)
+	$(EENN) search --name $(NAME) --board $(BOARD) --objective $(OBJECTIVE) $(PROJECT_FLAG)
+
+## costs: time single layers on every emulated CPU and refit the cost tables in boards/cpus/ (after kernel changes)
+costs: setup
+	$(EENN) costs --plot docs/costs.png
 
 clean:
 	rm -rf generated/*/ generated/.cache

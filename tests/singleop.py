@@ -1,8 +1,7 @@
 """Single-op, full-int8 TFLite models, built directly as flatbuffers (no TensorFlow).
 
-`build` turns a list of tensor descriptions and one operator into a .tflite flatbuffer
-through the schema's object API. The hypothesis strategies below each draw one random,
-valid model of one op kind that the TFLM interpreter accepts and runs:
+Models are written by `eenn.layers.single`. The hypothesis strategies below each draw one
+random, valid model of one op kind that the TFLM interpreter accepts and runs:
 
     conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add,
     reshape, softmax
@@ -20,17 +19,12 @@ import numpy as np
 from hypothesis import strategies as st
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from eenn import flatbuffer as fb
+from eenn.layers import INT8, INT8_STD, INT32, SOFTMAX_SCALE, Tensor, single
 
-INT8 = schema.TensorType.INT8
-INT32 = schema.TensorType.INT32
-_NUMPY = {INT8: np.dtype("<i1"), INT32: np.dtype("<i4")}
 MAX_SPATIAL = 9
 MAX_CHANNELS = 17
 ACTIVATIONS = ("NONE", "RELU", "RELU6")
 CONV_ACTIVATIONS = ACTIVATIONS + ("RELU_N1_TO_1",)
-SOFTMAX_SCALE = float(np.float32(1 / 256))
-INT8_STD = 74.0  # standard deviation of uniformly random int8 values (and of random symmetric weights)
 
 
 @dataclass(frozen=True)
@@ -40,61 +34,11 @@ class SingleOp:
     input_shapes: list  # list[tuple]: shapes of the subgraph inputs, in order
 
 
-@dataclass(frozen=True)
-class Tensor:
-    """One tensor of a single-op model: an activation (data None) or a constant."""
-
-    name: str
-    shape: tuple
-    type: int = INT8
-    scale: tuple = ()  # empty: not quantized
-    zero_point: tuple = ()
-    axis: int = 0  # quantizedDimension, for per-channel scales
-    data: "np.ndarray | None" = None
-
-
-def _quantization(t: Tensor):
-    if not t.scale:
-        return None
-    return schema.QuantizationParametersT(scale=[float(s) for s in t.scale], zeroPoint=[int(z) for z in t.zero_point],
-                                          quantizedDimension=t.axis)
-
-
-def build(kind: str, options_type: int, options, tensors: list, op_inputs: list, op_outputs: list,
-          inputs: list, outputs: list) -> bytes:
-    """A version-3 model with one subgraph holding one `kind` operator (a BuiltinOperator name).
-
-    `options_type` is the schema.BuiltinOptions value of `options` (an ...OptionsT or None);
-    `op_inputs` may hold -1 for an omitted optional input. Buffer 0 stays empty and every
-    constant tensor gets its own buffer; activations point at buffer 0.
-    """
-    buffers = [schema.BufferT()]
-    tensor_ts = []
-    for t in tensors:
-        buffer = 0
-        if t.data is not None:
-            raw = np.ascontiguousarray(t.data, dtype=_NUMPY[t.type]).reshape(t.shape).tobytes()
-            buffers.append(schema.BufferT(data=np.frombuffer(raw, dtype=np.uint8)))
-            buffer = len(buffers) - 1
-        tensor_ts.append(schema.TensorT(shape=list(t.shape), type=t.type, buffer=buffer, name=t.name,
-                                        quantization=_quantization(t)))
-    code = getattr(schema.BuiltinOperator, kind)
-    op = schema.OperatorT(opcodeIndex=0, inputs=list(op_inputs), outputs=list(op_outputs),
-                          builtinOptionsType=options_type, builtinOptions=options)
-    subgraph = schema.SubGraphT(tensors=tensor_ts, inputs=list(inputs), outputs=list(outputs), operators=[op],
-                                name="main")
-    opcode = schema.OperatorCodeT(deprecatedBuiltinCode=min(code, 127), builtinCode=code, version=1)
-    model = schema.ModelT(version=3, operatorCodes=[opcode], subgraphs=[subgraph], buffers=buffers,
-                          description="eenn single-op test model")
-    return fb.write(model)
-
-
 def _single(kind, options_type, options, tensors, op_inputs=None) -> SingleOp:
     """The usual layout: tensors[0..k-1] activations fed to the op (plus constants), last tensor the output."""
     op_inputs = list(range(len(tensors) - 1)) if op_inputs is None else op_inputs
     inputs = [i for i in op_inputs if i >= 0 and tensors[i].data is None]
-    out = len(tensors) - 1
-    tflite = build(kind, options_type, options, tensors, op_inputs, [out], inputs, [out])
+    tflite = single(kind, options_type, options, tensors, op_inputs)
     return SingleOp(kind, tflite, [tuple(tensors[i].shape) for i in inputs])
 
 

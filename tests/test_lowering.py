@@ -7,8 +7,9 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from eenn import codegen
 from eenn import quantmath as qm
+from eenn.layers import INT8, Tensor
 from eenn.lowering import Refusal
-from singleop import INT8, Tensor, _single
+from singleop import _single
 
 INT16 = schema.TensorType.INT16
 ACT = schema.ActivationFunctionType

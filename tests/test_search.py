@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,8 @@ def test_a_search_finishes_its_trials_and_keeps_a_feasible_front(searched):
         s = t.user_attrs["summary"]
         assert 0 < t.values[0] <= 1 and t.values[1] > 0 and Path(s["directory"]).is_dir()
         assert len(s["exits"]) == len(s["heads"]) == len(s["widths"]) >= 1
+        assert t.values[1] == s["calib"]["mean_macs"]  # the default objective
+        assert 0 < s["calib"]["cost"]["cycles"] and 0 < s["calib"]["cost"]["energy_j"]
     assert (out / "search" / "small" / search.BACKBONE).exists()
     text = search.table(study)
     assert "exits (head, width)" in text and "*" in text
@@ -60,7 +63,7 @@ def test_the_choice_is_a_project_that_rebuilds_the_trial(searched, tmp_path):
     rebuilt = pipeline.build(proj, out, progress=False, log=lambda *_: None)
     summary = chosen.user_attrs["summary"]
     assert rebuilt.manifest["decision"]["spec"]["thresholds"] == summary["thresholds"]
-    assert rebuilt.manifest["metrics"]["test"]["policy"] == summary["test"]
+    assert rebuilt.manifest["metrics"]["test"]["policy"] == {k: v for k, v in summary["test"].items() if k != "cost"}
 
 
 def test_a_search_resumes_where_it_stopped(searched):
@@ -113,6 +116,28 @@ def test_a_worker_with_another_backbone_is_refused(searched, tmp_path):
     storage = search.storage_url(None, out / "search" / "small")
     with pytest.raises(EennError, match="was made with backbone"):
         search.run(project.override(BASE, **{"model.file": str(other)}), CONFIG, out, storage, progress=False)
+
+
+def test_an_energy_search_minimizes_the_cost_models_energy(searched, tmp_path):
+    out, _ = searched
+    proj = project.override(BASE, name="energy", **{"model.file": str(out / "search" / "small" / search.BACKBONE)})
+    config = search.SearchConfig(trials=2, epochs=2, objective="energy")
+    study = search.run(proj, config, tmp_path, progress=False)
+    done = [t for t in study.get_trials(deepcopy=False) if t.values is not None]
+    assert done
+    for t in done:
+        cost = t.user_attrs["summary"]["calib"]["cost"]
+        assert t.values[1] == pytest.approx(1e6 * cost["energy_j"])
+        assert cost["energy_j"] == pytest.approx(cost["cycles"] / 64e6 * 9.9e-3)  # nrf52840: 64 MHz, 9.9 mW
+    search.plot(study, "energy", tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").stat().st_size > 0
+    with pytest.raises(EennError, match="was made with objective energy; this worker's is macs"):
+        search.run(proj, replace(config, objective="macs"), tmp_path, progress=False)
+
+
+def test_an_energy_search_needs_a_board_with_a_power_figure(tmp_path):
+    with pytest.raises(EennError, match="board mps2-an386 has no power figure"):
+        search.run(BASE, search.SearchConfig(board="mps2-an386", objective="energy"), tmp_path, progress=False)
 
 
 @pytest.fixture

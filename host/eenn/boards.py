@@ -79,6 +79,11 @@ class Board:
     power: "Power | None" = None
     emulation: "Emulation | None" = None
 
+    def latency_energy(self, cycles: float) -> "tuple[float, float | None]":
+        """Seconds at the board's clock, and joules at its active power (None without a figure)."""
+        seconds = cycles / self.clock_hz
+        return seconds, None if self.power is None else seconds * self.power.active_mw * 1e-3
+
     @property
     def emulated_uart(self) -> Uart:
         e = self.emulation

@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", help="built-in dataset or a .npz/.csv file")
     r.add_argument("--trials", type=int, default=20, help="finished trials the study should have (default 20)")
     r.add_argument("--board", default="nrf52", help="board whose RAM and flash bound the search (default nrf52)")
+    r.add_argument("--objective", default="macs", choices=["macs", "cycles", "energy"],
+                   help="expected cost to minimize: MACs, or cycles or energy on the board (default macs)")
     r.add_argument("--storage", help="study storage URL, e.g. postgresql://user@host/db to share it between "
                    "machines (default: a SQLite file under generated/search/NAME/)")
     r.add_argument("--epochs", type=int, default=30, help="head training epochs per trial (default 30)")
@@ -120,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--noise", type=int, default=0, help="int8 noise amplitude added to stream samples")
 
+    k = sub.add_parser("costs", help="time single layers under QEMU and fit each CPU's cost table (boards/cpus/)")
+    k.add_argument("--cpu", action="append", help="a CPU to measure (repeatable; default: every emulated CPU)")
+    k.add_argument("--plot", type=Path, default=Path("generated/costs.png"), help="predicted vs measured (PNG)")
+    k.add_argument("--quiet", action="store_true", help="no progress bar")
+
     z = sub.add_parser("zoo", help="list the zoo's models and the built-in datasets, or a model file's exit points")
     z.add_argument("--model-file", type=Path, help="a trained Keras model (.keras): where exits can go")
     return p
@@ -167,7 +174,7 @@ def _search(args) -> None:
 
     proj = project.override(project.load(args.project), name=args.name,
                             **{"model.file": args.model_file, "data.source": args.dataset})
-    config = search.SearchConfig(trials=args.trials, board=args.board, max_loss=args.max_loss,
+    config = search.SearchConfig(trials=args.trials, board=args.board, objective=args.objective, max_loss=args.max_loss,
                                  max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs,
                                  population=args.population)
     study = search.run(proj, config, args.out, args.storage, progress=not args.quiet)
@@ -217,15 +224,17 @@ def _generate(args) -> None:
 
 
 def _firmware(args) -> None:
-    from . import boards, firmware, report
+    from . import boards, costs, firmware, report
 
-    fw = firmware.build(args.out / args.name, boards.get(args.board), emulated=args.emulated)
+    board = boards.get(args.board)
+    fw = firmware.build(args.out / args.name, board, emulated=args.emulated)
     print(report.firmware_lines(fw.size))
+    print(report.cost_lines(board, costs.model_costs(args.out / args.name, board)))
     print(f"{'built' if fw.rebuilt else 'up to date'}: {fw.directory}/ (firmware.elf, .hex, .bin; build {fw.build_id})")
 
 
 def _emulate(args) -> None:
-    from . import boards, emulate, firmware, pipeline, report
+    from . import boards, costs, emulate, firmware, pipeline, report
 
     board = boards.get(args.board)
     directory = args.out / args.name
@@ -235,7 +244,9 @@ def _emulate(args) -> None:
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
         result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), args.samples,
                              progress=not args.quiet)
-    print(report.emulation_lines(board, result, emulate.estimate(board, result, emulated=True)))
+    predicted = costs.expected(result.exit_histogram,
+                               costs.stage_instructions(board, pipeline.load_code_summary(directory)))
+    print(report.emulation_lines(board, result, emulate.estimate(board, result, emulated=True), predicted))
     if result.differences:
         raise EennError(f"{len(result.differences)} of {result.samples} records differ from the host simulator; "
                         f"first: {result.differences[0]}")
@@ -279,13 +290,27 @@ def _zoo(args) -> None:
     print(f"built-in datasets: {', '.join(data.BUILTIN)}")
 
 
+def _costs(args) -> None:
+    from . import costs, report
+
+    measured = {}
+    for cpu in args.cpu or costs.cpus():
+        table, samples = costs.measure(cpu, progress=not args.quiet)
+        print(f"wrote {costs.save(table)} (timed on {table.measured_on}, {len(samples)} layers)")
+        print(report.table(["kernel", "largest error"], [[k, f"{100 * e:.1f}%"] for k, e in table.errors.items()]))
+        measured[cpu] = (table, samples)
+    costs.plot(measured, args.plot)
+    print(f"wrote {args.plot}")
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
-         "firmware": _firmware, "emulate": _emulate, "tradeoff": _tradeoff, "zoo": _zoo}[args.command](args)
+         "firmware": _firmware, "emulate": _emulate, "tradeoff": _tradeoff, "costs": _costs,
+         "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
         return EXIT_ERROR

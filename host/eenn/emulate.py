@@ -32,19 +32,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def qemu_command(elf: Path, machine: str, serial: str) -> list:
+    """qemu-system-arm running `elf` on `machine` with its first UART on `serial`, counting
+    instructions (-icount shift=0) and leaving with the firmware's semihosting exit status."""
+    if shutil.which(QEMU) is None:
+        raise EennError(f"{QEMU} not found: install the Debian package qemu-system-arm ('make setup')")
+    return [QEMU, "-machine", machine, "-display", "none", "-monitor", "none", "-serial", serial,
+            "-icount", "shift=0", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+
+
 class Emulator:
     """QEMU running `elf` on `machine`; `.link` talks to its first UART."""
 
     def __init__(self, elf: Path, machine: str, timeout: float = 10.0):
-        if shutil.which(QEMU) is None:
-            raise EennError(f"{QEMU} not found: install the Debian package qemu-system-arm ('make setup')")
         self.port = free_port()
+        command = qemu_command(elf, machine, f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on")
         self._output = ""
-        self.process = subprocess.Popen(
-            [QEMU, "-machine", machine, "-display", "none", "-monitor", "none",
-             "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on", "-icount", "shift=0",
-             "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT)
         try:
             self.link = self._connect(timeout)
         except BaseException:
@@ -158,8 +163,7 @@ def estimate(board, result: RunResult, emulated: bool) -> dict:
     else:
         ticks_per_cycle = PERIPHERAL_TIMER_HZ.get(board.cost.counter, board.clock_hz) / board.clock_hz
         cycles = result.mean_cost / ticks_per_cycle  # DWT and SysTick count core cycles
-    seconds = cycles / board.clock_hz
-    energy = None if board.power is None else seconds * board.power.active_mw * 1e-3
+    seconds, energy = board.latency_energy(cycles)
     return {"instructions": instructions, "cycles": cycles, "latency_s": seconds,
             "energy_j": energy, "emulated": emulated,
             "cycles_per_instruction": CYCLES_PER_INSTRUCTION if emulated else None}

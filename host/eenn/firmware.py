@@ -126,11 +126,12 @@ def decision_config(spec: decisions.DecisionSpec, num_stages: int) -> str:
         spec=spec, version=version("eenn"), definitions=decisions.c_definitions(spec, num_stages))
 
 
-def _render(board, emulated, manifest, spec: decisions.DecisionSpec, build_id_placeholder: str) -> dict:
+def _render(board, emulated, model_name: str, digest: bytes, build_id: str) -> dict:
+    """The board's configuration header, linker script and driver sources."""
     env = _environment()
     counter = "systick" if emulated else board.cost.counter
-    context = dict(board=board, emulated=emulated, version=version("eenn"), model_name=manifest["name"],
-                   build_id=build_id_placeholder, digest=[f"0x{b:02x}" for b in model_digest(manifest)],
+    context = dict(board=board, emulated=emulated, version=version("eenn"), model_name=model_name,
+                   build_id=build_id, digest=[f"0x{b:02x}" for b in digest],
                    cost_unit=COST_UNITS[counter],
                    uart=board.emulated_uart if emulated else board.uart, stack_bytes=STACK_BYTES,
                    machine=board.emulation.machine if emulated else None,
@@ -138,11 +139,46 @@ def _render(board, emulated, manifest, spec: decisions.DecisionSpec, build_id_pl
                    ram_origin=board.emulation.ram_origin if emulated else board.memory.ram_origin)
     return {
         "firmware_config.h": env.get_template("firmware_config.h.j2").render(context),
-        "decision_config.h": decision_config(spec, len(manifest["stages"])),
         "linker.ld": env.get_template("linker.ld.j2").render(context),
-        "sources": ["startup.c", "main.c", "decision.c", UART_SOURCES[context["uart"].driver], COUNTER_SOURCES[counter]],
+        "sources": ["startup.c", UART_SOURCES[context["uart"].driver], COUNTER_SOURCES[counter]],
         "ram_origin": context["ram_origin"],
     }
+
+
+def _compile(tmp: Path, sources: list, include: Path, board: boards.Board, compile_flags=()) -> Path:
+    """Compile `sources` with the headers in `tmp`, `include` and SOURCES; link tmp/firmware.elf."""
+    flags = [*board.cflags, *CFLAGS]
+    objects = []
+    for source in sources:
+        obj = tmp / f"{source.stem}.o"
+        _run([COMPILER, *flags, *compile_flags, "-I", tmp, "-I", include, "-I", SOURCES, "-c", source, "-o", obj],
+             f"compiling {source.name} for {board.name}")
+        objects.append(obj)
+    elf = tmp / "firmware.elf"
+    _run([COMPILER, *flags, *LDFLAGS, "-T", tmp / "linker.ld", f"-Wl,-Map={tmp / 'firmware.map'}", *objects,
+          "-o", elf], f"linking for {board.name}")
+    return elf
+
+
+def _check_tools() -> None:
+    for tool in (COMPILER, OBJCOPY):
+        if shutil.which(tool) is None:
+            raise EennError(f"{tool} not found: install the Debian package gcc-arm-none-eabi ('make setup')")
+
+
+def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
+    """An emulated image that times every stage of the generated sources in `src` (bench.c)
+    instead of serving samples; returns its ELF, written into `out`."""
+    if board.emulation is None:
+        raise EennError(f"board {board.name} has no emulation entry")
+    _check_tools()
+    rendered = _render(board, True, "benchmark", bytes(32), "benchmark")
+    sources = sorted(Path(src).glob("*.c")) + [SOURCES / name for name in ["bench.c", *rendered["sources"]]]
+    with atomic.staged_directory(out) as tmp:
+        (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"])
+        (tmp / "linker.ld").write_text(rendered["linker.ld"])
+        _compile(tmp, sources, Path(src), board)
+    return Path(out) / "firmware.elf"
 
 
 def build(directory: Path, board: boards.Board, emulated: bool = False,
@@ -154,19 +190,15 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         raise EennError(f"board {board.name} has no emulation entry")
     manifest = pipeline.load_manifest(directory)
     src = directory / pipeline.SOURCES
-    try:
-        code = json.loads((src / pipeline.CODE_SUMMARY).read_text())
-    except FileNotFoundError:
-        raise EennError(f"{src}: no generated sources; run 'eenn generate' first") from None
+    code = pipeline.load_code_summary(directory)
     _check_budget(board, code)
-    for tool in (COMPILER, OBJCOPY):
-        if shutil.which(tool) is None:
-            raise EennError(f"{tool} not found: install the Debian package gcc-arm-none-eabi ('make setup')")
+    _check_tools()
 
     placeholder = "@BUILD_ID@"
     spec = decision or decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    rendered = _render(board, emulated, manifest, spec, placeholder)
-    sources = sorted(src.glob("*.c")) + [SOURCES / name for name in rendered["sources"]]
+    rendered = _render(board, emulated, manifest["name"], model_digest(manifest), placeholder)
+    rendered["decision_config.h"] = decision_config(spec, len(manifest["stages"]))
+    sources = sorted(src.glob("*.c")) + [SOURCES / name for name in ["main.c", "decision.c", *rendered["sources"]]]
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
     flags = [*board.cflags, *CFLAGS]
     digest = hashlib.sha256()
@@ -187,15 +219,7 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"].replace(placeholder, build_id))
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
         (tmp / "decision_config.h").write_text(rendered["decision_config.h"])
-        objects = []
-        for source in sources:
-            obj = tmp / f"{source.stem}.o"
-            _run([COMPILER, *flags, CALL_GRAPH, "-I", tmp, "-I", src, "-I", SOURCES, "-c", source, "-o", obj],
-                 f"compiling {source.name} for {board.name}")
-            objects.append(obj)
-        elf = tmp / "firmware.elf"
-        _run([COMPILER, *flags, *LDFLAGS, "-T", tmp / "linker.ld", f"-Wl,-Map={tmp / 'firmware.map'}", *objects,
-              "-o", elf], f"linking for {board.name}")
+        elf = _compile(tmp, sources, src, board, [CALL_GRAPH])
         _run([OBJCOPY, "-O", "ihex", elf, tmp / "firmware.hex"], "objcopy")
         _run([OBJCOPY, "-O", "binary", elf, tmp / "firmware.bin"], "objcopy")
         sections = _section_sizes(elf, board, rendered["ram_origin"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, calibration, codegen, data, decisions, exits, quantize, stages, training
+from . import atomic, calibration, codegen, data, decisions, exits, quantize, stages, training, workload
 from .errors import EennError
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
@@ -217,10 +217,19 @@ def generate(directory: Path) -> "tuple[codegen.Generated, str]":
     atomic.write_json(generated.directory / CODE_SUMMARY, {
         "arena_bytes": generated.plan.arena_bytes,
         "weight_bytes": sum(s.weight_bytes for s in generated.stages),
-        "stages": [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes}
-                   for s in generated.stages],
+        "stages": [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes,
+                    "kernels": workload.stage_kernels(s.calls)} for s in generated.stages],
     })
     return generated, text
+
+
+def load_code_summary(directory: Path) -> dict:
+    """What `generate` recorded of a build's C: arena, constants and each stage's kernels."""
+    path = Path(directory) / SOURCES / CODE_SUMMARY
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EennError(f"{path.parent}: no generated sources; run 'eenn generate' first") from None
 
 
 def decision_config(manifest: dict):

@@ -117,15 +117,41 @@ def firmware_lines(size: dict) -> str:
     ])
 
 
-def emulation_lines(board, result, estimate: dict) -> str:
-    """What a run under QEMU measured, and what it predicts for the real board."""
+def _run_figures(board, figures: dict) -> str:
+    energy = "" if figures["energy_j"] is None else f", {1e6 * figures['energy_j']:,.1f} uJ"
+    return f"{figures['cycles']:,.0f} cycles = {1e3 * figures['latency_s']:.2f} ms{energy}"
+
+
+def cost_lines(board, model: dict) -> str:
+    """A build's cost on a board from the cost model: per stage, and per inference."""
+    rows, reached = [], 0.0
+    for k, s in enumerate(model["stages"]):
+        reached += s["instructions"]
+        rows.append([f"stage {k}", f"{s['macs']:,}", f"{s['weight_bytes']:,}", f"{s['arena_bytes']:,}",
+                     f"{s['instructions']:,.0f}", f"{s['instructions'] / max(s['macs'], 1):.1f}", f"{reached:,.0f}"])
+    power = "no power figure for this board" if board.power is None else f"{board.power.active_mw:g} mW"
+    histogram = " / ".join(str(n) for n in model["exit_histogram"])
+    return "\n".join([
+        f"cost on {board.name} ({model['cpu']} cost table; {board.clock_hz / 1e6:g} MHz, {power}):",
+        table(["", "MACs", "weight bytes", "arena bytes", "instructions", "per MAC", "to reach exit"], rows),
+        f"expected per inference: {_run_figures(board, model['expected'])} (exits taken on the calibration "
+        f"split: {histogram})",
+        f"every stage run: {_run_figures(board, model['all_stages'])}",
+    ])
+
+
+def emulation_lines(board, result, estimate: dict, predicted: "float | None" = None) -> str:
+    """What a run under QEMU measured, what it predicts for the real board, and what the cost
+    model predicted (instructions per inference) for the same exits."""
     acc = "n/a" if result.accuracy is None else f"{100 * result.accuracy:.1f}%"
     hist = " / ".join(str(n) for n in result.exit_histogram)
     same = "all identical to" if not result.differences else f"{len(result.differences)} differ from"
     lines = [
         f"{result.board} (build {result.build_id}): {result.samples} samples, records {same} the host simulator",
         f"accuracy {acc}; exits taken {hist}; mean cost {result.mean_cost:,.0f} {result.cost_unit} per inference"
-        + (f" = {estimate['instructions']:,.0f} instructions" if estimate["instructions"] is not None else ""),
+        + (f" = {estimate['instructions']:,.0f} instructions" if estimate["instructions"] is not None else "")
+        + (f" (cost model: {predicted:,.0f}, {100 * (predicted / estimate['instructions'] - 1):+.1f}%)"
+           if predicted is not None and estimate["instructions"] else ""),
         f"{board.name} estimate: {estimate['cycles']:,.0f} cycles = {1e3 * estimate['latency_s']:.2f} ms at "
         f"{board.clock_hz / 1e6:g} MHz" + (f", {1e6 * estimate['energy_j']:.1f} uJ at {board.power.active_mw:g} mW"
                                            if estimate["energy_j"] is not None else ", no power figure for this board"),

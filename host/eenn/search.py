@@ -8,8 +8,9 @@ int8 stages; TFLM records; thresholds certified with risk control), and the gene
 its memory. Every trial's thresholds are certified at the project's epsilon and delta; its
 calibration headroom (0: the cheapest certified threshold, 1: never exit early) trades cost
 for accuracy inside the guarantee. Objectives, on the calibration split: accuracy of
-the EENN (maximized) and its expected MACs per inference (minimized), P(exit) coming from the
-certified decision. Constraints: the board's RAM (arena + stack) and flash (constants + the
+the EENN (maximized) and its expected cost per inference (minimized), P(exit) coming from the
+certified decision: MACs, or cycles or energy on the board from its CPU's cost table
+(eenn.costs). Constraints: the board's RAM (arena + stack) and flash (constants + the
 runtime's allowance), and optionally a largest worst-case MACs and a smallest accuracy.
 NSGA-II evolves generations of `population` trials; the first one is random sampling.
 
@@ -30,12 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, boards, decisions, firmware, pipeline, plots, project, report, training
+from . import atomic, boards, costs, decisions, firmware, pipeline, plots, project, report, training, workload
 from .errors import EennError
 from .exits import HeadSpec
 
 RUNTIME_FLASH_BYTES = 12 * 1024  # flash allowed for the runtime and decision logic beside the constants
 HEAD_WIDTHS = (4, 8, 16, 32)
+OBJECTIVES = {"macs": "expected MACs per inference (% of the full network)",
+              "cycles": "expected cycles per inference (thousands)",
+              "energy": "expected energy per inference (uJ)"}
 BACKBONE = "backbone.keras"
 CHOICE = "project.toml"
 
@@ -44,6 +48,7 @@ CHOICE = "project.toml"
 class SearchConfig:
     trials: int = 20
     board: str = "nrf52"
+    objective: str = "macs"  # the cost minimized: one of OBJECTIVES
     max_loss: float = 0.01  # the choice: cheapest Pareto point within this of the full accuracy
     max_macs: "int | None" = None
     min_accuracy: "float | None" = None
@@ -85,7 +90,7 @@ def _trial_project(trial, base: project.Project, backbone: Path, candidates: tup
 
 def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, config: SearchConfig,
              board: boards.Board, directory: Path) -> tuple:
-    """Build the trial's EENN and return (accuracy, expected MACs) on the calibration split."""
+    """Build the trial's EENN and return (accuracy, expected cost) on the calibration split."""
     proj = _trial_project(trial, base, backbone, candidates, config.epochs)
     built = pipeline.build(proj, directory, progress=False, log=lambda *_: None)
     manifest = built.manifest
@@ -95,6 +100,11 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
     results = {"calib": decisions.evaluate(calib, spec, cumulative, manifest["full_model_macs"]),
                "test": manifest["metrics"]["test"]["policy"]}
     generated, _ = pipeline.generate(built.directory)
+    per_stage = costs.load(board.cpu).instructions
+    instructions = [per_stage(workload.stage_kernels(s.calls)) for s in generated.stages]
+    for split in ("calib", "test"):
+        cost = costs.on_board(board, costs.expected(results[split]["exit_histogram"], instructions))
+        results[split] = {**results[split], "cost": cost}
     weights = sum(s.weight_bytes for s in generated.stages)
     ram = generated.plan.arena_bytes + firmware.STACK_BYTES
     flash = weights + RUNTIME_FLASH_BYTES
@@ -111,7 +121,16 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
         "thresholds": list(spec.thresholds), "calib": results["calib"], "test": results["test"],
         "full_accuracy": float(np.mean(calib.predictions[:, -1] == calib.labels)),
         "full_macs": manifest["full_model_macs"], "ram": ram, "flash": flash, "directory": str(built.directory)})
-    return results["calib"]["accuracy"], results["calib"]["mean_macs"]
+    return results["calib"]["accuracy"], objective_value(config.objective, results["calib"])
+
+
+def objective_value(objective: str, result: dict) -> float:
+    """The cost a trial minimizes, from its evaluation on a split (plotted as is, but MACs)."""
+    if objective == "macs":
+        return result["mean_macs"]
+    if objective == "cycles":
+        return result["cost"]["cycles"] / 1e3
+    return result["cost"]["energy_j"] * 1e6
 
 
 def study_directory(out_root: Path, name: str) -> Path:
@@ -164,6 +183,11 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
 
     tf.get_logger().setLevel("ERROR")  # Keras' notes on retracing between trials are not the user's
     board = boards.get(config.board)
+    if config.objective not in OBJECTIVES:
+        raise EennError(f"unknown objective '{config.objective}'; known: {', '.join(OBJECTIVES)}")
+    if config.objective == "energy" and board.power is None:
+        raise EennError(f"board {board.name} has no power figure: search with --objective cycles or macs")
+    costs.load(board.cpu)  # a missing or stale cost table stops the search before any training
     base = project.override(base, **{"data.source": base.data.source or base.entry.dataset}).validate()
     directory = study_directory(out_root, base.name)
     directory.mkdir(parents=True, exist_ok=True)
@@ -171,12 +195,14 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     candidates = base.entry.exit_points
     study = open_study(base.name, storage_url(storage, directory), config.seed, config.population)
     digest = project.override(base, **{"model.file": str(backbone)}).entry.digest
-    known = study.user_attrs.get("backbone")
-    if known is None:
-        study.set_user_attr("backbone", digest)
-    elif known != digest:
-        raise EennError(f"study '{base.name}' was made with backbone {known}; this worker's is {digest} "
-                        "(train it with the same data, seed and versions)")
+    for key, mine, hint in [("backbone", digest, "train it with the same data, seed and versions"),
+                            ("objective", config.objective, "start a study of another name"),
+                            ("board", board.name, "start a study of another name")]:
+        known = study.user_attrs.get(key)
+        if known is None:
+            study.set_user_attr(key, mine)
+        elif known != mine:
+            raise EennError(f"study '{base.name}' was made with {key} {known}; this worker's is {mine} ({hint})")
     bar = tqdm(total=config.trials, initial=_finished(study), desc=f"search {base.name}", unit="trial",
                file=sys.stderr, disable=not progress)
     while _finished(study) < config.trials:
@@ -205,17 +231,23 @@ def table(study) -> str:
             continue
         s = t.user_attrs["summary"]
         heads = ", ".join(f"{e}:{h}{w if h == 'conv' else ''}" for e, h, w in zip(s["exits"], s["heads"], s["widths"]))
+        energy = s["calib"]["cost"]["energy_j"]
         rows.append([t.number, "*" if t.number in front else "", heads, f"{100 * t.values[0]:.1f}%",
-                     f"{100 * t.values[1] / s['full_macs']:.1f}%", f"{100 * s['test']['accuracy']:.1f}%",
+                     f"{100 * s['calib']['mean_macs_relative']:.1f}%", f"{s['calib']['cost']['cycles']:,.0f}",
+                     "n/a" if energy is None else f"{1e6 * energy:,.1f}", f"{100 * s['test']['accuracy']:.1f}%",
                      f"{100 * s['test']['mean_macs_relative']:.1f}%", f"{s['ram']:,}", f"{s['flash']:,}"])
-    return report.table(["trial", "pareto", "exits (head, width)", "calib acc", "calib MACs", "test acc",
-                         "test MACs", "RAM", "flash"], rows)
+    return report.table(["trial", "pareto", "exits (head, width)", "calib acc", "calib MACs", "calib cycles",
+                         "calib uJ", "test acc", "test MACs", "RAM", "flash"], rows)
 
 
 def plot(study, title: str, path: Path, chosen=None) -> None:
-    """Every trial's accuracy against expected MACs, the feasible Pareto front and the choice."""
+    """Every trial's accuracy against its expected cost, the feasible Pareto front and the choice."""
+    objective = study.user_attrs["objective"]
+
     def point(t):
-        return 100 * t.values[1] / t.user_attrs["summary"]["full_macs"], 100 * t.values[0]
+        if objective == "macs":
+            return 100 * t.values[1] / t.user_attrs["summary"]["full_macs"], 100 * t.values[0]
+        return t.values[1], 100 * t.values[0]
 
     done = [t for t in study.get_trials(deepcopy=False) if t.values is not None]
     front = sorted(feasible_front(study), key=lambda t: t.values[1])
@@ -228,8 +260,7 @@ def plot(study, title: str, path: Path, chosen=None) -> None:
         ax.plot(*zip(*map(point, front)), marker="o", label="Pareto front")
     if chosen is not None:
         ax.scatter(*point(chosen), s=120, facecolors="none", edgecolors="r", label=f"chosen: trial {chosen.number}")
-    plots.save(fig, ax, path, title, "expected MACs per inference (% of the full network)",
-               "accuracy on the calibration split (%)")
+    plots.save(fig, ax, path, title, OBJECTIVES[objective], "accuracy on the calibration split (%)")
 
 
 def write_choice(trial, path: Path) -> dict:
