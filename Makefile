@@ -11,7 +11,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm postgr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 
-.PHONY: setup apt-packages test build generate firmware emulate search costs clean
+.PHONY: setup apt-packages test build generate firmware emulate search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -37,7 +37,7 @@ OUT := generated/$(NAME)
 MANIFEST := $(OUT)/manifest.json
 SOURCES_DONE := $(OUT)/src/code.json
 HOST_FILES := $(wildcard host/eenn/*.py) pyproject.toml requirements.lock $(PROJECT)
-TEMPLATE_FILES := $(wildcard firmware_templates/*.j2 firmware_templates/kernels/*.h firmware_templates/kernels/portable/*.c)
+TEMPLATE_FILES := $(wildcard firmware_templates/*.j2 firmware_templates/kernels/*.h firmware_templates/kernels/*/*.c)
 
 ## build: train, quantize and split the EENN into int8 stages (redone only when its inputs change)
 build: apt-packages $(MANIFEST)
@@ -63,6 +63,10 @@ emulate: generate
 ## OBJECTIVE=macs, cycles or energy is the expected cost it minimizes
 search: setup
 	$(EENN) search --name $(NAME) --board $(BOARD) --objective $(OBJECTIVE) $(PROJECT_FLAG)
+
+## bench: instructions per MAC, arena and flash of single layers and zoo models on M4, M7, M55 and M0 under QEMU
+bench: setup
+	$(EENN) bench
 
 ## costs: time single layers on every emulated CPU and refit the cost tables in boards/cpus/ (after kernel changes)
 costs: setup

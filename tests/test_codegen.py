@@ -20,24 +20,26 @@ CORTEX_M = {
 
 @pytest.fixture(scope="module")
 def zoo_code(converted, tmp_path_factory):
-    """get(name) -> (stage models, Generated, HostModel) of a zoo model with its default exits."""
+    """get(name, path) -> (stage models, Generated, HostModel with the kernels of `path`) of a
+    zoo model with its default exits."""
     cache = {}
 
-    def get(name):
-        if name not in cache:
+    def get(name, path="portable"):
+        if (name, path) not in cache:
             entry, whole, _ = converted(name)
             models = [(f"stage{s.index}.tflite", s.tflite) for s in stages.split(whole, len(entry.default_exits) + 1)]
             out = tmp_path_factory.mktemp(name)
             generated = codegen.generate(models, out / "src", name)
-            cache[name] = (models, generated, hostrun.HostModel(generated, out))
-        return cache[name]
+            cache[(name, path)] = (models, generated, hostrun.HostModel(generated, out, path))
+        return cache[(name, path)]
 
     return get
 
 
+@pytest.mark.parametrize("path", sorted(hostrun.PATHS))
 @pytest.mark.parametrize("name", list(zoo.ZOO))
-def test_every_stage_equals_tflm_on_random_int8_inputs(zoo_code, name):
-    models, _, host = zoo_code(name)
+def test_every_stage_equals_tflm_on_random_int8_inputs(zoo_code, name, path):
+    models, _, host = zoo_code(name, path)
     chain = simulate.StageChain([tflite for _, tflite in models])
     rng = np.random.default_rng(7)
     for k, (_, tflite) in enumerate(models):
@@ -50,7 +52,7 @@ def test_every_stage_equals_tflm_on_random_int8_inputs(zoo_code, name):
             mismatches += int(np.sum(expected[0] != actual[0]))
             if expected[1] is not None:
                 mismatches += int(np.sum(expected[1].reshape(-1) != actual[1]))
-        assert mismatches == 0, f"{name} stage {k}: {mismatches} elements differ from TFLM"
+        assert mismatches == 0, f"{name} stage {k} ({path} kernels): {mismatches} elements differ from TFLM"
 
 
 def test_default_build_equals_tflm_records_on_test_data(default_build, tmp_path):

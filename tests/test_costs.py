@@ -36,10 +36,11 @@ def test_window_counts_match_the_kernel_loops(layer):
     f = workload.features(call)
     p = call.params
     inside = _window_taps_by_loop(p)
-    if call.function == "eenn_conv2d":
-        assert f["macs"] == inside * p["in_c"] * p["out_c"]
-    elif call.function == "eenn_depthwise_conv2d":
-        assert f["macs"] == f["inside"] == inside * p["out_c"]
+    if call.function == "eenn_conv2d":  # im2col: every tap, padded ones included
+        assert f["macs"] == p["out_h"] * p["out_w"] * p["k_h"] * p["k_w"] * p["in_c"] * p["out_c"]
+    elif call.function == "eenn_depthwise_conv2d":  # the window clipped to the input
+        assert 4 * (f["group_taps"] + 3 * f["group_rows_of_three"]) + f["single_taps"] == inside * p["out_c"]
+        assert f["multiplied_taps"] == (inside * p["out_c"] if p["depth_multiplier"] != 1 else 0)
     else:
         assert f["reads"] == inside * p["channels"]
     assert set(f) == set(workload.FEATURES[call.function])
@@ -47,7 +48,7 @@ def test_window_counts_match_the_kernel_loops(layer):
 
 def test_the_fit_recovers_known_coefficients(rng):
     names = workload.FEATURES["eenn_conv2d"]
-    truth = {n: c for n, c in zip(names, [120.0, 6.0, 30.0, 0.5, 100.0, 0.0])}
+    truth = {n: c for n, c in zip(names, [120.0, 6.0, 30.0, 0.5, 100.0, 0.0, 2.0])}
     rows = [{n: float(rng.integers(1, 10_000)) for n in names} | {"calls": 1} for _ in range(20)]
     measured = [sum(truth[n] * r[n] for n in names) for r in rows]
     fitted, error = costs.fit("eenn_conv2d", rows, measured)
@@ -74,7 +75,7 @@ def test_a_stale_table_is_refused(tmp_path, monkeypatch):
     (tmp_path / "cortex-m4.toml").write_text(text.replace('digest = "', 'digest = "0'))
     with pytest.raises(EennError, match="measured for other kernels, counts or compiler flags: run .make costs."):
         costs.load("cortex-m4")
-    (tmp_path / "cortex-m4.toml").write_text(text.replace("inside = ", "inner = "))
+    (tmp_path / "cortex-m4.toml").write_text(text.replace("padded_macs = ", "padded = "))
     with pytest.raises(EennError, match="measured for other kernels, counts or compiler flags"):
         costs.load("cortex-m4")
     with pytest.raises(EennError, match="no cost table for cortex-m7"):
@@ -82,13 +83,13 @@ def test_a_stale_table_is_refused(tmp_path, monkeypatch):
 
 
 def test_measuring_fits_the_kernels_of_the_layers_timed():
-    dense = tuple(layers.fully_connected(n, m) for n, m in [(16, 4), (256, 10), (32, 128), (1024, 4)])
-    table, samples = costs.measure("cortex-m4", dense)
+    shapes = [(16, 4), (256, 10), (32, 128), (1024, 4), (30, 7), (100, 2), (64, 64), (8, 3)]
+    table, samples = costs.measure("cortex-m4", tuple(layers.fully_connected(n, m) for n, m in shapes))
     assert table.measured_on == "mps2-an386" and set(table.kernels) == {"eenn_fully_connected"}
-    assert len(samples) == 4 and table.errors["eenn_fully_connected"] < 0.01
+    assert len(samples) == len(shapes) and table.errors["eenn_fully_connected"] < 0.10
     committed = costs.load("cortex-m4")
     kernels = workload.stage_kernels([_call(layers.fully_connected(100, 20))])
-    assert table.instructions(kernels) == pytest.approx(committed.instructions(kernels), rel=0.01)
+    assert table.instructions(kernels) == pytest.approx(committed.instructions(kernels), rel=0.05)
 
 
 # Layers outside the fitting set: issue 8's benchmark layers b, c and d.

@@ -6,16 +6,30 @@
  * the host; a kernel only loops. Tensors are NHWC, batch 1, and never overlap: the
  * memory plan gives every op's output its own bytes.
  *
- * A faster kernel for a CPU with DSP instructions is a drop-in C file defining the same
- * function; the generator never depends on which file provides it.
+ * Each kernel has a portable C file (kernels/portable/) and may have one for cores with
+ * the DSP extension (kernels/dsp/, compiled instead where eenn_simd.h says so). Both read
+ * the same constants, laid out for the DSP path:
+ *
+ * Paired rows: the weights of a convolution ([out_c][k_h * k_w * in_c]) and of a fully
+ * connected layer ([out_n][in_n]) are rows of n values. Each row is padded with zeros to
+ * n4 = n rounded up to a multiple of 4; rows go in pairs, a pair's two rows interleaved
+ * four values at a time (row 0 values 0-3, row 1 values 0-3, row 0 values 4-7, ...); a
+ * last row without a pair follows alone. A pair is then read with one 8-byte load per four
+ * values of each row.
+ *
+ * Scratch: a kernel that takes `scratch` may use that many bytes of the arena (planned by
+ * the generator, live during the call only) as the comment on it says.
  */
 #ifndef EENN_KERNELS_H
 #define EENN_KERNELS_H
 
 #include <stdint.h>
 
-/* CONV_2D and DEPTHWISE_CONV_2D. Weights are [out_c][k_h][k_w][in_c] for a convolution
- * and [k_h][k_w][out_c] for a depthwise one (out_c = in_c * depth_multiplier). */
+/* CONV_2D and DEPTHWISE_CONV_2D. Weights are int8 paired rows of [k_h][k_w][in_c] for a
+ * convolution. A depthwise one's (out_c = in_c * depth_multiplier) are int16, in channel
+ * groups: for each group of four output channels, for each tap (ky, kx), its four weights
+ * in lane order (channels 0, 2, 1, 3: two words a 16-bit multiply takes as they are); then
+ * for each tap the weights of the last out_c % 4 channels. */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
@@ -27,27 +41,78 @@ typedef struct {
     int32_t input_offset; /* -input zero point */
     int32_t output_offset; /* output zero point */
     int32_t act_min, act_max;
-    const int8_t *weights;
-    const int32_t *bias; /* [out_c], or 0 */
-    const int32_t *multiplier; /* [out_c] */
-    const int32_t *shift; /* [out_c]; > 0 shifts left */
+    const void *weights; /* int8_t for a convolution, int16_t for a depthwise one */
+    const int32_t *bias; /* [out_c] (zeros when the model has none) */
+    const int32_t *requant; /* [out_c][6]: see eenn_output_rule */
 } eenn_conv_params;
 
-void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output);
+/* `scratch`: 6 * n4 bytes (n = k_h * k_w * in_c): two im2col columns of n4 bytes, then
+ * both widened to 16 bits. */
+void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
 void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output);
 
-/* FULLY_CONNECTED: weights [out_n][in_n]; per-tensor quantization is given per channel. */
+/* FULLY_CONNECTED: weights are paired rows of in_n values; per-tensor quantization is given
+ * per channel. */
 typedef struct {
     int32_t in_n, out_n;
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
     const int8_t *weights;
-    const int32_t *bias; /* [out_n], or 0 */
-    const int32_t *multiplier;
-    const int32_t *shift;
+    const int32_t *bias; /* [out_n] (zeros when the model has none) */
+    const int32_t *requant; /* [out_n][6]: see eenn_output_rule */
 } eenn_fully_connected_params;
 
-void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output);
+/* `scratch`: 2 * n4 bytes (n = in_n), the input widened to 16 bits. */
+void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
+                          int8_t *scratch);
+
+/* Helpers the convolution and fully connected kernels share (kernels/shared/). */
+
+/* The depthwise weight of output channel oc at tap t = ky * k_w + kx (of `taps`). */
+static inline int32_t eenn_depthwise_weight(const int16_t *weights, int32_t taps, int32_t out_c, int32_t t, int32_t oc)
+{
+    const int32_t grouped = out_c & ~3;
+    if (oc < grouped) {
+        return weights[(oc >> 2) * taps * 4 + t * 4 + ((oc & 1) << 1 | (oc >> 1 & 1))];
+    }
+    return weights[grouped * taps + t * (out_c - grouped) + oc - grouped];
+}
+
+/* Padded row length: n rounded up to a multiple of 4. */
+static inline int32_t eenn_padded(int32_t n)
+{
+    return (n + 3) & ~3;
+}
+
+/* Row `row` of `rows` paired rows of `padded` values: its first value; *step is the distance
+ * from one group of four of its values to the next. */
+static inline const int8_t *eenn_paired_row(const int8_t *weights, int32_t row, int32_t rows, int32_t padded,
+                                           int32_t *step)
+{
+    const int32_t pair = row / 2;
+    const int alone = 2 * pair + 1 == rows;
+    *step = alone ? 4 : 8;
+    return weights + pair * 2 * padded + (alone ? 0 : (row % 2) * 4);
+}
+
+/* The sum over k < n of a paired row's value k times (x[k] + offset). */
+static inline int32_t eenn_paired_dot(const int8_t *row, int32_t step, const int8_t *x, int32_t n, int32_t offset)
+{
+    int32_t acc = 0, k = 0;
+    for (; k + 4 <= n; k += 4, row += step) {
+        acc += row[0] * (x[k] + offset) + row[1] * (x[k + 1] + offset) + row[2] * (x[k + 2] + offset)
+             + row[3] * (x[k + 3] + offset);
+    }
+    for (int32_t j = 0; k < n; ++j, ++k) {
+        acc += row[j] * (x[k] + offset);
+    }
+    return acc;
+}
+
+/* The input values output position `at` of a convolution sees, in weight order, written to
+ * `column` (n bytes; the padded border holds the input zero point). */
+void eenn_im2col(const eenn_conv_params *p, const int8_t *input, int8_t *column, int32_t at);
+
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D (input and output share one quantization). */
 typedef struct {

@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--plot", type=Path, default=Path("generated/costs.png"), help="predicted vs measured (PNG)")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    b = sub.add_parser("bench", help="instructions, arena and flash of single layers and zoo models on each core "
+                       "under QEMU (generated/bench/)")
+    b.add_argument("--cpu", action="append", help="a core to measure (repeatable; default: M4, M7, M55, M0)")
+    b.add_argument("--model", action="append", help="a zoo model (repeatable; default: all)")
+    b.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+
     z = sub.add_parser("zoo", help="list the zoo's models and the built-in datasets, or a model file's exit points")
     z.add_argument("--model-file", type=Path, help="a trained Keras model (.keras): where exits can go")
     return p
@@ -303,13 +310,27 @@ def _costs(args) -> None:
     print(f"wrote {args.plot}")
 
 
+def _bench(args) -> None:
+    from . import benchmarks
+
+    results = benchmarks.run(args.out, tuple(args.cpu or benchmarks.CPUS), tuple(args.model or benchmarks.zoo.ZOO),
+                             progress=not args.quiet)
+    path, regressions = benchmarks.save(results, args.out / "bench")
+    print(benchmarks.markdown(results))
+    for line in regressions:
+        print(f"REGRESSION: {line}")
+    for line in benchmarks.targets(results):
+        print(f"target missed: {line}")
+    print(f"wrote {path} and results.md" + ("" if regressions else "; no regression against the previous run"))
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
-         "firmware": _firmware, "emulate": _emulate, "tradeoff": _tradeoff, "costs": _costs,
+         "firmware": _firmware, "emulate": _emulate, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
          "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)

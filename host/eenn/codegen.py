@@ -20,6 +20,7 @@ from .errors import EennError
 TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 KERNELS = TEMPLATES / "kernels"
 VALUES_PER_LINE = 16
+CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4}
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def _stage_code(k, name, tflite, graph, calls, plan, step_range) -> StageCode:
     first, last = step_range
     extent = max((v.offset + v.size for v in plan.values if v.first <= last and first <= v.last), default=0)
     arrays = [v for c in calls for v in c.params.values() if isinstance(v, lowering.ConstArray)]
-    weight_bytes = sum(len(a.values) * (1 if a.ctype == "int8_t" else 4) for a in arrays)
+    weight_bytes = sum(len(a.values) * CTYPE_BYTES[a.ctype] for a in arrays)
     has_boundary = len(graph.outputs) > 1
     boundary = graph.outputs[-1]
     return StageCode(k, name, tuple(calls), _stage_macs(tflite), weight_bytes, extent,
@@ -81,7 +82,8 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
     """Write the C sources of `stages` (a list of (file name, .tflite bytes)) into `out_dir`."""
     graphs = [ir.read(tflite) for _, tflite in stages]
     calls = [lowering.lower(g, k) for k, g in enumerate(graphs)]
-    plan = memory.plan(graphs)
+    plan = memory.plan(graphs, {(k, c.op.index): c.scratch_bytes for k, stage_calls in enumerate(calls)
+                                for c in stage_calls if c.scratch_bytes})
     steps, start = [], 0
     for g in graphs:
         steps.append((start, start + len(g.ops) - 1))
@@ -111,12 +113,17 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
                 names = lambda ts: ", ".join(graph.tensors[t].name for t in ts)  # noqa: E731
                 return f"{names(call.inputs)} -> {names([call.output])}"
 
+            def scratch(call, k=k):
+                if not call.scratch_bytes:
+                    return "0"
+                return f"(int8_t *)(arena + {plan.scratch_offset(k, call.op.index)})"
+
             text = env.get_template("eenn_stage.c.j2").render(
-                context, stage=code, symbol=symbol, tensor_names=tensor_names,
+                context, stage=code, symbol=symbol, tensor_names=tensor_names, scratch=scratch,
                 offset=lambda t, k=k: plan.offset(k, t))
             (tmp / f"eenn_stage{k}.c").write_text(text)
         for template in ("eenn_model.h", "eenn_model.c"):
             (tmp / template).write_text(env.get_template(f"{template}.j2").render(context))
-        for source in [*KERNELS.glob("*.h"), *(KERNELS / "portable").glob("*.c")]:
+        for source in [*KERNELS.glob("*.h"), *KERNELS.glob("*/*.c")]:
             shutil.copyfile(source, tmp / source.name)
     return Generated(Path(out_dir), tuple(codes), plan)

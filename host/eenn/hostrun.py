@@ -15,12 +15,14 @@ from .errors import EennError
 from .simulate import run_chained
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
+PATHS = {"portable": (), "dsp": ("-DEENN_EMULATE_DSP",)}  # kernel paths; dsp: the DSP kernels on C stand-ins
 
 
-def compile_shared(src: Path, library: Path, compiler: str = "gcc") -> Path:
-    """Compile every C file of `src` into one shared library; raises EennError with the compiler's message."""
+def compile_shared(src: Path, library: Path, compiler: str = "gcc", path: str = "portable") -> Path:
+    """Compile every C file of `src` into one shared library, with the kernels of `path`;
+    raises EennError with the compiler's message."""
     sources = sorted(str(p) for p in Path(src).glob("*.c"))
-    cmd = [compiler, *CFLAGS, "-fPIC", "-shared", "-I", str(src), *sources, "-o", str(library)]
+    cmd = [compiler, *CFLAGS, *PATHS[path], "-fPIC", "-shared", "-I", str(src), *sources, "-o", str(library)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise EennError(f"{compiler} failed on {src}: {done.stderr.strip()}")
@@ -28,10 +30,12 @@ def compile_shared(src: Path, library: Path, compiler: str = "gcc") -> Path:
 
 
 class HostModel:
-    """A generated model (codegen.Generated) compiled into `build_dir`, with its own arena."""
+    """A generated model (codegen.Generated) compiled into `build_dir` with the kernels of
+    `path` (see PATHS), with its own arena."""
 
-    def __init__(self, generated, build_dir: Path):
-        self.lib = ctypes.CDLL(str(compile_shared(generated.directory, Path(build_dir) / "libeenn.so")))
+    def __init__(self, generated, build_dir: Path, path: str = "portable"):
+        library = compile_shared(generated.directory, Path(build_dir) / f"libeenn-{path}.so", path=path)
+        self.lib = ctypes.CDLL(str(library))
         self.lib.eenn_run_stage.argtypes = [ctypes.c_int32, ctypes.c_void_p]
         self._stages = generated.stages
         self.arena = (ctypes.c_uint8 * generated.plan.arena_bytes)()

@@ -31,6 +31,7 @@ class KernelCall:
     params: dict  # struct field -> int, C enum name, or ConstArray
     inputs: tuple  # activation tensor indices, in the kernel's argument order
     output: int
+    scratch_bytes: "int | None" = None  # arena bytes the kernel may use while it runs; None: no scratch argument
 
 
 class Refusal(EennError):
@@ -111,17 +112,55 @@ class _Op:
         return t.data, list(q.scale) * channels if len(q.scale) == 1 else list(q.scale)
 
     def bias(self, position: int, channels: int):
+        """The int32 bias, zeros if the op has none (the kernels always add one)."""
         if position >= len(self.op.inputs) or self.op.inputs[position] < 0:
-            return 0
+            return ConstArray("bias", "int32_t", (0,) * channels)
         t = self.tensor(position)
         if not t.is_constant or t.dtype != np.int32 or t.data.size != channels:
             self.refuse(f"bias '{t.name}' must be a constant int32 tensor of {channels} values")
         return ConstArray("bias", "int32_t", tuple(int(v) for v in t.data.reshape(-1)))
 
 
-def _requant_arrays(multipliers, shifts) -> dict:
-    return {"multiplier": ConstArray("multiplier", "int32_t", tuple(multipliers)),
-            "shift": ConstArray("shift", "int32_t", tuple(shifts))}
+def paired_rows(weights: np.ndarray) -> tuple:
+    """Weights [rows][n] in the order the kernels read them (eenn_kernels.h): rows in pairs,
+    each row padded with zeros to a multiple of 4, and a pair's two rows interleaved four
+    values at a time; a last row without a pair follows on its own."""
+    rows, n = weights.shape
+    padded = np.zeros((rows, column_bytes(n)), np.int8)
+    padded[:, :n] = weights
+    groups = padded.shape[1] // 4
+    blocks = padded.reshape(rows, groups, 4)
+    pairs = blocks[:rows // 2 * 2].reshape(rows // 2, 2, groups, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return tuple(int(v) for v in np.concatenate([pairs, blocks[rows // 2 * 2:].reshape(-1)]))
+
+
+def channel_groups(weights: np.ndarray) -> tuple:
+    """Depthwise weights [k_h][k_w][channels], widened to 16 bits in the order the kernels
+    read them (eenn_kernels.h): channels in groups of four, each group's taps in a row, a
+    tap's four weights in lane order (channels 0, 2, 1, 3); then the last channels (fewer
+    than four), tap by tap."""
+    taps = weights.reshape(-1, weights.shape[-1])
+    whole = taps.shape[1] // 4 * 4
+    groups = taps[:, :whole].reshape(len(taps), -1, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
+    return tuple(int(v) for v in np.concatenate([groups.reshape(-1), taps[:, whole:].reshape(-1)]))
+
+
+def column_bytes(n: int) -> int:
+    """n values padded to a multiple of 4 (the length of a paired row)."""
+    return -(-n // 4) * 4
+
+
+def requant_records(multipliers, shifts) -> ConstArray:
+    """Per output channel six words: multiplier, shift, and for a right shift r (shift < 0)
+    the rounding constants 2^30 + 2^(30 + r) and that less 2^31, each as low and high word,
+    that eenn_output adds for an accumulator >= 0 and < 0 (eenn_fixedpoint.h); zeros otherwise."""
+    values = []
+    for m, s in zip(multipliers, shifts):
+        values += [int(m), int(s)]
+        for rounding in ((1 << 30) + (1 << (30 - s)), (1 << 30) + (1 << (30 - s)) - (1 << 31)) if s < 0 else (0, 0):
+            low = rounding & 0xFFFFFFFF
+            values += [low - (1 << 32) if low >= 1 << 31 else low, rounding >> 32]
+    return ConstArray("requant", "int32_t", tuple(values))
 
 
 def _conv(o: _Op, depthwise: bool) -> KernelCall:
@@ -152,11 +191,14 @@ def _conv(o: _Op, depthwise: bool) -> KernelCall:
                   stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0], dilation_w=dilation[1],
                   pad_h=pad_h, pad_w=pad_w, depth_multiplier=multiplier, input_offset=-in_zp, output_offset=out_zp,
                   act_min=act_min, act_max=act_max,
-                  weights=ConstArray("weights", "int8_t", tuple(int(v) for v in w.reshape(-1))),
+                  weights=ConstArray("weights", "int16_t", channel_groups(w)) if depthwise
+                  else ConstArray("weights", "int8_t", paired_rows(w.reshape(out_c, -1))),
                   bias=o.bias(2, out_c),
-                  **_requant_arrays(*qm.conv_multipliers(in_scale, w_scales, out_scale)))
-    function = "eenn_depthwise_conv2d" if depthwise else "eenn_conv2d"
-    return KernelCall(o.op, function, "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0])
+                  requant=requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale)))
+    if depthwise:
+        return KernelCall(o.op, "eenn_depthwise_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0])
+    scratch = 6 * column_bytes(k_h * k_w * in_c)  # two im2col columns, and both widened (eenn_kernels.h)
+    return KernelCall(o.op, "eenn_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0], scratch)
 
 
 def _fully_connected(o: _Op) -> KernelCall:
@@ -171,11 +213,12 @@ def _fully_connected(o: _Op) -> KernelCall:
     per_tensor = len(o.tensor(1).quantization.scale) == 1
     act_min, act_max = o.activation_range(out_scale, out_zp)
     params = dict(in_n=in_n, out_n=out_n, input_offset=-in_zp, output_offset=out_zp, act_min=act_min,
-                  act_max=act_max, weights=ConstArray("weights", "int8_t", tuple(int(v) for v in w.reshape(-1))),
+                  act_max=act_max, weights=ConstArray("weights", "int8_t", paired_rows(w)),
                   bias=o.bias(2, out_n),
-                  **_requant_arrays(*qm.conv_multipliers(in_scale, w_scales, out_scale, per_tensor_product=per_tensor)))
+                  requant=requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale,
+                                                            per_tensor_product=per_tensor)))
     return KernelCall(o.op, "eenn_fully_connected", "eenn_fully_connected_params", params, (o.op.inputs[0],),
-                      o.op.outputs[0])
+                      o.op.outputs[0], 2 * column_bytes(in_n))  # the input, widened
 
 
 def _pool(o: _Op) -> KernelCall:

@@ -4,8 +4,10 @@ Ops of all stages are numbered on one timeline. A value is a buffer that one or 
 tensors share: a stage's boundary output and the next stage's input are one value (no
 copy between stages), and a RESHAPE's output is its input's value. A value lives from the
 op that writes it to the last op that reads it; a stage's outputs live to the end of that
-stage, where the exit decision reads them. Values whose lifetimes overlap never share
-bytes; the rest are packed greedily, largest first, at the lowest offset that fits.
+stage, where the exit decision reads them. An op's scratch buffer is a value that lives
+for that op alone; its key is the negative "tensor index" -1 - op index. Values whose
+lifetimes overlap never share bytes; the rest are packed greedily, largest first, at the
+lowest offset that fits.
 """
 
 from dataclasses import dataclass
@@ -34,6 +36,14 @@ class Plan:
         """Arena offset of `tensor` of stage `stage`."""
         return next(v.offset for v in self.values if (stage, tensor) in v.tensors)
 
+    def scratch_offset(self, stage: int, op: int) -> int:
+        """Arena offset of the scratch buffer of op `op` of stage `stage`."""
+        return self.offset(stage, scratch_key(op))
+
+
+def scratch_key(op: int) -> int:
+    return -1 - op
+
 
 class _UnionFind:
     def __init__(self):
@@ -54,8 +64,10 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGNMENT) * ALIGNMENT
 
 
-def plan(graphs: list) -> Plan:
-    """Plan the activations of the stage graphs (ir.Graph, in order) in one arena."""
+def plan(graphs: list, scratch: "dict | None" = None) -> Plan:
+    """Plan the activations of the stage graphs (ir.Graph, in order) in one arena, with the
+    scratch buffers `scratch` maps (stage, op index) to (their bytes; none if omitted)."""
+    scratch = scratch or {}
     uf = _UnionFind()
     first, last, size = {}, {}, {}
     step = 0
@@ -76,6 +88,9 @@ def plan(graphs: list) -> Plan:
                 touch((k, t), step)
             if op.kind in ALIASING_OPS:
                 uf.union((k, op.outputs[0]), (k, op.inputs[0]))
+            if scratch.get((k, op.index)):
+                touch((k, scratch_key(op.index)), step)
+                size[(k, scratch_key(op.index))] = scratch[(k, op.index)]
             step += 1
         for t in g.outputs:
             touch((k, t), step - 1)

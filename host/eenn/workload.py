@@ -10,12 +10,15 @@ import numpy as np
 from . import lowering
 from .errors import EennError
 
-WINDOW = ("calls", "macs", "inside", "taps", "outputs", "positions")
 POOL = ("calls", "reads", "outputs", "positions")
 FEATURES = {
-    "eenn_conv2d": WINDOW,
-    "eenn_depthwise_conv2d": WINDOW,
-    "eenn_fully_connected": ("calls", "macs", "outputs"),
+    # im2col columns (padded to n4 values), a dot product per output over all of them
+    "eenn_conv2d": ("calls", "positions", "column_rows", "column_values", "macs", "padded_macs", "outputs"),
+    # window clipped per position; channels in groups of four, the rest one by one
+    "eenn_depthwise_conv2d": ("calls", "positions", "group_rows", "group_taps", "group_rows_of_three", "single_rows",
+                              "single_taps", "multiplied_taps", "taps", "outputs"),
+    # input widened once; rows four at a time, the rest in a pair or alone
+    "eenn_fully_connected": ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs"),
     "eenn_max_pool2d": POOL,
     "eenn_average_pool2d": POOL,
     "eenn_mean": ("calls", "reads", "outputs"),
@@ -24,25 +27,43 @@ FEATURES = {
 }
 
 
+def _inside_each(n_out: int, n_in: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> np.ndarray:
+    """Window taps along one axis that fall inside the input, per output."""
+    o = np.arange(n_out)[:, None] * stride - pad + np.arange(kernel)[None, :] * dilation
+    return np.count_nonzero((o >= 0) & (o < n_in), axis=1)
+
+
 def _inside(n_out: int, n_in: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> int:
     """Window taps along one axis, summed over the outputs, that fall inside the input."""
-    o = np.arange(n_out)[:, None] * stride - pad + np.arange(kernel)[None, :] * dilation
-    return int(np.count_nonzero((o >= 0) & (o < n_in)))
+    return int(_inside_each(n_out, n_in, kernel, stride, pad, dilation).sum())
 
 
 def features(call: lowering.KernelCall) -> dict:
     """The counts FEATURES names for one kernel call."""
     p, f = call.params, call.function
-    if f in ("eenn_conv2d", "eenn_depthwise_conv2d"):
+    if f == "eenn_conv2d":
+        positions, n = p["out_h"] * p["out_w"], p["k_h"] * p["k_w"] * p["in_c"]
+        padded = lowering.column_bytes(n)
+        return {"calls": 1, "positions": positions, "column_rows": positions * p["k_h"],
+                "column_values": positions * padded, "macs": positions * n * p["out_c"],
+                "padded_macs": positions * padded * p["out_c"], "outputs": positions * p["out_c"]}
+    if f == "eenn_depthwise_conv2d":
+        rows = _inside(p["out_h"], p["in_h"], p["k_h"], p["stride_h"], p["pad_h"], p["dilation_h"])
+        columns = _inside_each(p["out_w"], p["in_w"], p["k_w"], p["stride_w"], p["pad_w"], p["dilation_w"])
         positions = p["out_h"] * p["out_w"]
-        inside = (_inside(p["out_h"], p["in_h"], p["k_h"], p["stride_h"], p["pad_h"], p["dilation_h"])
-                  * _inside(p["out_w"], p["in_w"], p["k_w"], p["stride_w"], p["pad_w"], p["dilation_w"]))
-        depth = 1 if f == "eenn_depthwise_conv2d" else p["in_c"]
-        return {"calls": 1, "macs": inside * depth * p["out_c"], "inside": inside * p["out_c"],
-                "taps": positions * p["k_h"] * p["k_w"] * p["out_c"], "outputs": positions * p["out_c"],
-                "positions": positions}
+        groups = p["out_c"] // 4 if p["depth_multiplier"] == 1 else 0
+        three = int(np.count_nonzero(columns == 3))  # positions whose rows take the unrolled three-tap path
+        return {"calls": 1, "positions": positions, "group_rows": rows * p["out_w"] * groups,
+                "group_taps": rows * int(columns[columns != 3].sum()) * groups,
+                "group_rows_of_three": rows * three * groups,
+                "single_rows": rows * p["out_w"] * (p["out_c"] - 4 * groups),
+                "single_taps": rows * int(columns.sum()) * (p["out_c"] - 4 * groups),
+                "multiplied_taps": rows * int(columns.sum()) * p["out_c"] * (p["depth_multiplier"] != 1),
+                "taps": positions * p["k_h"] * p["k_w"] * p["out_c"], "outputs": positions * p["out_c"]}
     if f == "eenn_fully_connected":
-        return {"calls": 1, "macs": p["in_n"] * p["out_n"], "outputs": p["out_n"]}
+        padded = lowering.column_bytes(p["in_n"])
+        return {"calls": 1, "groups": padded // 4, "macs": p["in_n"] * p["out_n"], "padded_macs": padded * p["out_n"],
+                "remainder_macs": padded * (p["out_n"] % 4), "outputs": p["out_n"]}
     if f in ("eenn_max_pool2d", "eenn_average_pool2d"):
         inside = (_inside(p["out_h"], p["in_h"], p["k_h"], p["stride_h"], p["pad_h"])
                   * _inside(p["out_w"], p["in_w"], p["k_w"], p["stride_w"], p["pad_w"]))

@@ -1,38 +1,24 @@
 #include "eenn_fixedpoint.h"
 #include "eenn_kernels.h"
+#include "eenn_simd.h"
 
-void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output)
+#if !EENN_USE_DSP
+
+/* One output position at a time: its im2col column (padded with the zero point, which adds
+ * nothing), then one dot product per output channel. */
+void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        const int32_t y0 = oy * p->stride_h - p->pad_h;
-        for (int32_t ox = 0; ox < p->out_w; ++ox) {
-            const int32_t x0 = ox * p->stride_w - p->pad_w;
-            for (int32_t oc = 0; oc < p->out_c; ++oc) {
-                const int8_t *filter = p->weights + oc * p->k_h * p->k_w * p->in_c;
-                int32_t acc = 0;
-                for (int32_t ky = 0; ky < p->k_h; ++ky) {
-                    const int32_t y = y0 + ky * p->dilation_h;
-                    if (y < 0 || y >= p->in_h) {
-                        continue;
-                    }
-                    for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                        const int32_t x = x0 + kx * p->dilation_w;
-                        if (x < 0 || x >= p->in_w) {
-                            continue;
-                        }
-                        const int8_t *in = input + (y * p->in_w + x) * p->in_c;
-                        const int8_t *w = filter + (ky * p->k_w + kx) * p->in_c;
-                        for (int32_t ic = 0; ic < p->in_c; ++ic) {
-                            acc += (int32_t)w[ic] * ((int32_t)in[ic] + p->input_offset);
-                        }
-                    }
-                }
-                if (p->bias) {
-                    acc += p->bias[oc];
-                }
-                acc = eenn_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                output[(oy * p->out_w + ox) * p->out_c + oc] = eenn_clamp(acc, p->act_min, p->act_max);
-            }
+    const int32_t n = p->k_h * p->k_w * p->in_c;
+    const int32_t padded = eenn_padded(n);
+    const eenn_output_rule rule = {p->bias, p->requant, p->output_offset, p->act_min, p->act_max};
+    for (int32_t at = 0; at < p->out_h * p->out_w; ++at) {
+        eenn_im2col(p, input, scratch, at);
+        for (int32_t oc = 0; oc < p->out_c; ++oc) {
+            int32_t step;
+            const int8_t *row = eenn_paired_row(p->weights, oc, p->out_c, padded, &step);
+            output[at * p->out_c + oc] = eenn_output(rule, eenn_paired_dot(row, step, scratch, n, p->input_offset), oc);
         }
     }
 }
+
+#endif

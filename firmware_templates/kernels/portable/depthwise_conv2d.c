@@ -1,8 +1,12 @@
 #include "eenn_fixedpoint.h"
 #include "eenn_kernels.h"
+#include "eenn_simd.h"
+
+#if !EENN_USE_DSP
 
 void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output)
 {
+    const eenn_output_rule rule = {p->bias, p->requant, p->output_offset, p->act_min, p->act_max};
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
@@ -21,15 +25,14 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
                             continue;
                         }
                         const int32_t in = input[(y * p->in_w + x) * p->in_c + ic];
-                        acc += (int32_t)p->weights[(ky * p->k_w + kx) * p->out_c + oc] * (in + p->input_offset);
+                        const int32_t w = eenn_depthwise_weight(p->weights, p->k_h * p->k_w, p->out_c, ky * p->k_w + kx, oc);
+                        acc += w * (in + p->input_offset);
                     }
                 }
-                if (p->bias) {
-                    acc += p->bias[oc];
-                }
-                acc = eenn_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                output[(oy * p->out_w + ox) * p->out_c + oc] = eenn_clamp(acc, p->act_min, p->act_max);
+                output[(oy * p->out_w + ox) * p->out_c + oc] = eenn_output(rule, acc, oc);
             }
         }
     }
 }
+
+#endif

@@ -1,18 +1,20 @@
 #include "eenn_fixedpoint.h"
 #include "eenn_kernels.h"
+#include "eenn_simd.h"
 
-void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output)
+#if !EENN_USE_DSP
+
+void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
+                          int8_t *scratch)
 {
+    (void)scratch; /* the input is read in place */
+    const int32_t padded = eenn_padded(p->in_n);
+    const eenn_output_rule rule = {p->bias, p->requant, p->output_offset, p->act_min, p->act_max};
     for (int32_t o = 0; o < p->out_n; ++o) {
-        const int8_t *w = p->weights + o * p->in_n;
-        int32_t acc = 0;
-        for (int32_t i = 0; i < p->in_n; ++i) {
-            acc += (int32_t)w[i] * ((int32_t)input[i] + p->input_offset);
-        }
-        if (p->bias) {
-            acc += p->bias[o];
-        }
-        acc = eenn_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
-        output[o] = eenn_clamp(acc, p->act_min, p->act_max);
+        int32_t step;
+        const int8_t *row = eenn_paired_row(p->weights, o, p->out_n, padded, &step);
+        output[o] = eenn_output(rule, eenn_paired_dot(row, step, input, p->in_n, p->input_offset), o);
     }
 }
+
+#endif
