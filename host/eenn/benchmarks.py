@@ -171,6 +171,8 @@ def markdown(results: dict) -> str:
     cpus = list(results["machines"])
     rows = []
     for key, layer in LAYERS.items():
+        if key not in results["layers"].get(cpus[0], {}):
+            continue
         cells = [key, layer.name, f"{results['layers'][cpus[0]][key]['macs']:,}"]
         for cpu in cpus:
             r = results["layers"][cpu][key]
@@ -195,6 +197,29 @@ def markdown(results: dict) -> str:
     return "\n".join(text)
 
 
+def plot(results: dict, path: Path) -> None:
+    """Instructions per MAC of every layer on every core, with the Cortex-M4 targets."""
+    import numpy as np
+
+    from . import plots
+
+    cpus = list(results["machines"])
+    keys = list(LAYERS)
+    fig, ax = plots.figure(8, 4.5)
+    width = 0.8 / len(cpus)
+    for i, cpu in enumerate(cpus):
+        values = [results["layers"].get(cpu, {}).get(k, {}).get("per_mac", np.nan) for k in keys]
+        ax.bar(np.arange(len(keys)) + (i - (len(cpus) - 1) / 2) * width, values, width, label=cpu)
+    for j, key in enumerate(keys):
+        if key in M4_TARGETS:
+            ax.hlines(M4_TARGETS[key], j - 0.45, j + 0.45, colors="k", linestyles="--",
+                      label="Cortex-M4 target" if j == 0 else None)
+    kinds = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "dense"}
+    ax.set_xticks(range(len(keys)), [f"{k}\n{kinds[LAYERS[k].kind]}" for k in keys])
+    plots.save(fig, ax, path, "Single layers under QEMU (missing bars: the layer does not fit the M0's RAM)",
+               "layer", "instructions per MAC", fontsize="small")
+
+
 def _markdown_table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -202,12 +227,13 @@ def _markdown_table(header: list, rows: list) -> str:
 
 
 def save(results: dict, directory: Path) -> "tuple[Path, list]":
-    """Write results.json and results.md into `directory`; the regressions against the
-    previous results.json there."""
+    """Write results.json, results.md and layers.png into `directory`; the regressions against
+    the previous results.json there."""
     path = Path(directory) / "results.json"
     previous = json.loads(path.read_text()) if path.exists() else None
     regressions = compare(previous, results) if previous else []
     atomic.write_json(path, results)
     atomic.write_text(Path(directory) / "results.md", markdown(results) + "\n")
+    plot(results, Path(directory) / "layers.png")
     return path, regressions
 
