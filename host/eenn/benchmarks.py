@@ -4,9 +4,9 @@ Two suites. LAYERS are single int8 layers (input and output zero point -128, per
 weights, ReLU) whose instructions per MAC compare with published kernel figures; MACs count
 every tap of the window, padded border included. MODELS are the zoo's networks with their
 default exits (untrained where the zoo has no dataset: instruction counts hardly depend on
-the weights' values), built like any project: per stage and per inference (every stage run) instructions, MACs, the
-arena of the generator's plan against the TFLM interpreter's for the same stages, and the
-serving firmware's flash beyond the constants. Results go to a JSON file and a Markdown
+the weights' values), built like any project: instructions per stage and per inference
+(every stage run), MACs, the arena of the generator's plan against the TFLM interpreter's
+for the same stages, and the serving firmware's flash beyond the constants. Results go to a JSON file and a Markdown
 table; `compare` holds them against the previous run's and names every regression.
 """
 
@@ -54,8 +54,9 @@ def cores(cpus=CPUS) -> list:
     return [Core(cpu, costs.measuring_board(cpu)) for cpu in cpus]
 
 
-def _fits(error: EennError) -> bool:
-    return "overflows" not in str(error) and "does not fit" not in str(error)
+def _does_not_fit(error: EennError) -> bool:
+    """Whether the error is the core's memory refusing the code (then the figure is 'does not fit')."""
+    return "overflows" in str(error) or "does not fit" in str(error)
 
 
 def bench_layers(core: Core) -> dict:
@@ -66,7 +67,7 @@ def bench_layers(core: Core) -> dict:
         try:
             (instructions,) = bench.measure([("layer.tflite", layer.tflite)], core.board)
         except EennError as e:
-            if _fits(e):
+            if not _does_not_fit(e):
                 raise
             results[key] = {"layer": layer.name, "macs": macs, "fits": False}
             continue
@@ -95,7 +96,7 @@ def bench_model(directory: Path, core: Core) -> dict:
         image = firmware.build(directory, core.board, emulated=True)
         instructions = bench.measure(models, core.board)
     except EennError as e:
-        if _fits(e):
+        if not _does_not_fit(e):
             raise
         return {**result, "fits": False}
     total_macs = sum(result["macs"])
