@@ -6,11 +6,13 @@ every tap of the window, padded border included. MODELS are the zoo's networks w
 default exits (untrained where the zoo has no dataset: instruction counts hardly depend on
 the weights' values), built like any project: instructions per stage and per inference
 (every stage run), MACs, the arena of the generator's plan against the TFLM interpreter's
-for the same stages, and the serving firmware's flash beyond the constants. Results go to a JSON file and a Markdown
+for the same stages, and the serving firmware's flash beyond the model's constants (every
+op's arrays and parameters). Results go to a JSON file and a Markdown
 table; `compare` holds them against the previous run's and names every regression.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +87,18 @@ def build_model(name: str, out_root: Path) -> Path:
     return built.directory
 
 
+MODEL_CONSTANT = re.compile(r"stage\d+_op\d+(_[a-z]+)?")  # the generator's names of an op's arrays and parameters
+
+
+def model_constant_bytes(elf: Path) -> int:
+    """Flash the model's own constants take in an image: every op's arrays and parameter struct."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        symbols = ELFFile(f).get_section_by_name(".symtab")
+        return sum(s["st_size"] for s in symbols.iter_symbols() if MODEL_CONSTANT.fullmatch(s.name))
+
+
 def bench_model(directory: Path, core: Core) -> dict:
     manifest = pipeline.load_manifest(directory)
     code = pipeline.load_code_summary(directory)
@@ -102,7 +116,7 @@ def bench_model(directory: Path, core: Core) -> dict:
     total_macs = sum(result["macs"])
     return {**result, "instructions": instructions, "total_instructions": sum(instructions),
             "per_mac": sum(instructions) / total_macs,
-            "runtime_flash_bytes": image.size["flash_bytes"] - code["weight_bytes"]}
+            "runtime_flash_bytes": image.size["flash_bytes"] - model_constant_bytes(image.elf)}
 
 
 def run(out_root: Path = Path("generated"), cpus=CPUS, models=tuple(zoo.ZOO), progress: bool = True) -> dict:
