@@ -3,16 +3,11 @@ and a zoo build measured on a core end to end."""
 
 import pytest
 
-from eenn import benchmarks, ir, lowering, pipeline
-
-
-def _call(layer):
-    (call,) = [c for c in lowering.lower(ir.read(layer.tflite), 0) if c.function]
-    return call
+from eenn import benchmarks, pipeline
 
 
 def test_layer_macs_count_every_tap_of_the_window():
-    macs = {key: benchmarks.window_macs(_call(layer)) for key, layer in benchmarks.LAYERS.items()}
+    macs = {key: benchmarks.window_macs(layer.call) for key, layer in benchmarks.LAYERS.items()}
     assert macs == {"a": 2_359_296, "b": 512_000, "c": 72_000, "d1": 2_560, "d2": 65_536, "e": 442_368}
 
 
@@ -45,7 +40,8 @@ def test_missed_targets_are_named_with_their_figures():
 def test_a_build_is_measured_per_stage_on_a_core(default_build, tmp_path):
     pipeline.generate(default_build.directory)
     (core,) = benchmarks.cores(("cortex-m4",))
-    result = benchmarks.bench_model(default_build.directory, core)
+    directory = default_build.directory
+    result = benchmarks.bench_model(directory, core, benchmarks.model_figures(directory))
     assert len(result["instructions"]) == len(default_build.manifest["stages"]) and min(result["instructions"]) > 0
     assert result["total_instructions"] == pytest.approx(sum(result["instructions"]))
     assert 0 < result["runtime_flash_bytes"] <= benchmarks.RUNTIME_FLASH_TARGET

@@ -1,18 +1,15 @@
 """The cost model: counts per kernel call, the fit, the committed tables, and predictions
 held against instructions counted under QEMU for layers and stages the fit never saw."""
 
+import sys
+
 import numpy as np
 import pytest
 
-from eenn import bench, boards, costs, ir, layers, lowering, pipeline, workload
+from eenn import bench, boards, costs, layers, pipeline, workload
 from eenn.errors import EennError
 
 M4 = boards.get("mps2-an386")
-
-
-def _call(layer):
-    (call,) = [c for c in lowering.lower(ir.read(layer.tflite), 0) if c.function]
-    return call
 
 
 def _window_taps_by_loop(p: dict, dilation=(1, 1)) -> int:
@@ -32,7 +29,7 @@ def _window_taps_by_loop(p: dict, dilation=(1, 1)) -> int:
                                    layers.conv2d((6, 6), 2, 4, (5, 5), 1, "SAME", depthwise=True),
                                    layers.pool("MAX_POOL_2D", (9, 9), 3, (3, 3), 2, "SAME")])
 def test_window_counts_match_the_kernel_loops(layer):
-    call = _call(layer)
+    call = layer.call
     f = workload.features(call)
     p = call.params
     inside = _window_taps_by_loop(p)
@@ -88,7 +85,7 @@ def test_measuring_fits_the_kernels_of_the_layers_timed():
     assert table.measured_on == "mps2-an386" and set(table.kernels) == {"eenn_fully_connected"}
     assert len(samples) == len(shapes) and table.errors["eenn_fully_connected"] < 0.10
     committed = costs.load("cortex-m4")
-    kernels = workload.stage_kernels([_call(layers.fully_connected(100, 20))])
+    kernels = workload.stage_kernels([layers.fully_connected(100, 20).call])
     assert table.instructions(kernels) == pytest.approx(committed.instructions(kernels), rel=0.05)
 
 
@@ -100,7 +97,7 @@ UNSEEN = [layers.conv2d((25, 5), 64, 64, (1, 1), 1, "VALID"), layers.conv2d((25,
 @pytest.mark.parametrize("layer", UNSEEN, ids=lambda layer: layer.name)
 def test_prediction_of_an_unseen_layer_is_within_ten_percent(layer):
     (measured,) = bench.measure([("layer.tflite", layer.tflite)], M4)
-    predicted = costs.load(M4.cpu).instructions(workload.stage_kernels([_call(layer)]))
+    predicted = costs.load(M4.cpu).instructions(workload.stage_kernels([layer.call]))
     assert predicted == pytest.approx(measured, rel=0.10)
 
 
@@ -113,3 +110,25 @@ def test_prediction_of_the_default_models_stages_is_within_ten_percent(default_b
     np.testing.assert_allclose(predicted, measured, rtol=0.10)
     assert model["expected"]["instructions"] < sum(predicted)
     assert model["expected"]["energy_j"] == pytest.approx(model["expected"]["cycles"] / 64e6 * 9.9e-3)
+
+
+def _validation(build: str) -> str:
+    """The docs' figures: unseen layers on the M4, and a build's stages on every CPU, measured / predicted."""
+    m4 = costs.load(M4.cpu)
+    lines = []
+    for layer in [*UNSEEN, layers.conv2d((32, 32), 16, 16)]:
+        (measured,) = bench.measure([("layer.tflite", layer.tflite)], M4)
+        predicted = m4.instructions(workload.stage_kernels([layer.call]))
+        lines.append(f"{layer.name}: {measured:,.0f} measured, {predicted:,.0f} predicted ({100 * (predicted / measured - 1):+.1f}%)")
+    manifest = pipeline.load_manifest(build)
+    for cpu in costs.cpus():
+        board = costs.measuring_board(cpu)
+        measured = bench.measure(pipeline.stage_models(build, manifest), board)
+        predicted = costs.stage_instructions(board, pipeline.load_code_summary(build))
+        lines.append(f"{cpu}: " + " | ".join(f"{m:,.0f} / {p:,.0f} ({100 * (p / m - 1):+.1f}%)"
+                                             for m, p in zip(measured, predicted)))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(_validation(sys.argv[1] if len(sys.argv) > 1 else "generated/default"))

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic, bench, boards, costs, firmware, ir, layers, lowering, pipeline, project, zoo
+from . import atomic, bench, boards, costs, firmware, layers, lowering, pipeline, project, zoo
 from .errors import EennError
 from .simulate import tflm_arena_bytes
 
@@ -64,8 +64,7 @@ def _does_not_fit(error: EennError) -> bool:
 def bench_layers(core: Core) -> dict:
     results = {}
     for key, layer in LAYERS.items():
-        (call,) = [c for c in lowering.lower(ir.read(layer.tflite), 0) if c.function]
-        macs = window_macs(call)
+        macs = window_macs(layer.call)
         try:
             (instructions,) = bench.measure([("layer.tflite", layer.tflite)], core.board)
         except EennError as e:
@@ -99,23 +98,28 @@ def model_constant_bytes(elf: Path) -> int:
         return sum(s["st_size"] for s in symbols.iter_symbols() if MODEL_CONSTANT.fullmatch(s.name))
 
 
-def bench_model(directory: Path, core: Core) -> dict:
-    manifest = pipeline.load_manifest(directory)
+def model_figures(directory: Path) -> dict:
+    """What a build takes whatever the core: MACs per stage, arena, the TFLM interpreter's
+    largest stage arena, constants."""
     code = pipeline.load_code_summary(directory)
-    models = pipeline.stage_models(directory, manifest)
-    tflm = max(tflm_arena_bytes(tflite)["total"] for _, tflite in models)
-    result = {"macs": [s["macs"] for s in code["stages"]], "arena_bytes": code["arena_bytes"],
-              "tflm_arena_bytes": tflm, "weight_bytes": code["weight_bytes"], "fits": True}
+    models = pipeline.stage_models(directory, pipeline.load_manifest(directory))
+    return {"macs": [s["macs"] for s in code["stages"]], "arena_bytes": code["arena_bytes"],
+            "tflm_arena_bytes": max(tflm_arena_bytes(tflite)["total"] for _, tflite in models),
+            "weight_bytes": code["weight_bytes"]}
+
+
+def bench_model(directory: Path, core: Core, figures: dict) -> dict:
+    """The build's `figures` (model_figures) with its instructions and runtime flash on `core`."""
+    models = pipeline.stage_models(directory, pipeline.load_manifest(directory))
     try:
         image = firmware.build(directory, core.board, emulated=True)
         instructions = bench.measure(models, core.board)
     except EennError as e:
         if not _does_not_fit(e):
             raise
-        return {**result, "fits": False}
-    total_macs = sum(result["macs"])
-    return {**result, "instructions": instructions, "total_instructions": sum(instructions),
-            "per_mac": sum(instructions) / total_macs,
+        return {**figures, "fits": False}
+    return {**figures, "fits": True, "instructions": instructions, "total_instructions": sum(instructions),
+            "per_mac": sum(instructions) / sum(figures["macs"]),
             "runtime_flash_bytes": image.size["flash_bytes"] - model_constant_bytes(image.elf)}
 
 
@@ -124,9 +128,10 @@ def run(out_root: Path = Path("generated"), cpus=CPUS, models=tuple(zoo.ZOO), pr
     from tqdm import tqdm
 
     chosen = cores(cpus)
-    directories = {}
+    directories, figures = {}, {}
     for name in tqdm(models, desc="building models", unit="model", disable=not progress, leave=False):
         directories[name] = build_model(name, Path(out_root))
+        figures[name] = model_figures(directories[name])
     results = {"layers": {}, "models": {}}
     work = [(core, kind, name) for core in chosen for kind, name in
             [("layers", None)] + [("models", m) for m in models]]
@@ -134,7 +139,7 @@ def run(out_root: Path = Path("generated"), cpus=CPUS, models=tuple(zoo.ZOO), pr
         if kind == "layers":
             results["layers"][core.cpu] = bench_layers(core)
         else:
-            results["models"].setdefault(name, {})[core.cpu] = bench_model(directories[name], core)
+            results["models"].setdefault(name, {})[core.cpu] = bench_model(directories[name], core, figures[name])
     results["machines"] = {core.cpu: core.board.emulation.machine for core in chosen}
     return results
 

@@ -21,7 +21,7 @@ import numpy as np
 import tomli_w
 from scipy.optimize import nnls
 
-from . import atomic, bench, boards, codegen, decisions, firmware, ir, layers, lowering, pipeline
+from . import atomic, bench, boards, codegen, decisions, firmware, layers, pipeline
 from .emulate import CYCLES_PER_INSTRUCTION
 from .errors import EennError
 from .workload import FEATURES, features
@@ -157,8 +157,7 @@ def measure(cpu: str, fitting: tuple = FITTING, progress: bool = False) -> "tupl
     samples = []
     for layer in timed:
         (instructions,) = bench.measure([(f"{layer.kind.lower()}.tflite", layer.tflite)], board)
-        (call,) = [c for c in lowering.lower(ir.read(layer.tflite), 0) if c.function]
-        samples.append((layer, call.function, features(call), instructions))
+        samples.append((layer, layer.call.function, features(layer.call), instructions))
     kernels, errors = {}, {}
     for kernel in sorted({k for _, k, _, _ in samples}):
         chosen = [(f, n) for _, k, f, n in samples if k == kernel]

@@ -15,6 +15,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import flatbuffer as fb
+from . import ir, lowering
 from .errors import EennError
 
 INT8 = schema.TensorType.INT8
@@ -44,6 +45,12 @@ class Layer:
     kind: str  # builtin op name, e.g. CONV_2D (what eenn.ir reads back as Op.kind)
     name: str  # the layer's shape in words, e.g. "conv 3x3 32x32x16->16"
     tflite: bytes
+
+    @property
+    def call(self) -> lowering.KernelCall:
+        """The layer's kernel call, as the generator lowers it."""
+        (call,) = [c for c in lowering.lower(ir.read(self.tflite), 0) if c.function]
+        return call
 
 
 def _quantization(t: Tensor):

@@ -89,7 +89,7 @@ def _trial_project(trial, base: project.Project, backbone: Path, candidates: tup
 
 
 def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, config: SearchConfig,
-             board: boards.Board, directory: Path) -> tuple:
+             board: boards.Board, table: costs.Table, directory: Path) -> tuple:
     """Build the trial's EENN and return (accuracy, expected cost) on the calibration split."""
     proj = _trial_project(trial, base, backbone, candidates, config.epochs)
     built = pipeline.build(proj, directory, progress=False, log=lambda *_: None)
@@ -100,8 +100,7 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
     results = {"calib": decisions.evaluate(calib, spec, cumulative, manifest["full_model_macs"]),
                "test": manifest["metrics"]["test"]["policy"]}
     generated, _ = pipeline.generate(built.directory)
-    per_stage = costs.load(board.cpu).instructions
-    instructions = [per_stage(workload.stage_kernels(s.calls)) for s in generated.stages]
+    instructions = [table.instructions(workload.stage_kernels(s.calls)) for s in generated.stages]
     for split in ("calib", "test"):
         cost = costs.on_board(board, costs.expected(results[split]["exit_histogram"], instructions))
         results[split] = {**results[split], "cost": cost}
@@ -187,7 +186,7 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
         raise EennError(f"unknown objective '{config.objective}'; known: {', '.join(OBJECTIVES)}")
     if config.objective == "energy" and board.power is None:
         raise EennError(f"board {board.name} has no power figure: search with --objective cycles or macs")
-    costs.load(board.cpu)  # a missing or stale cost table stops the search before any training
+    table = costs.load(board.cpu)  # a missing or stale cost table stops the search before any training
     base = project.override(base, **{"data.source": base.data.source or base.entry.dataset}).validate()
     directory = study_directory(out_root, base.name)
     directory.mkdir(parents=True, exist_ok=True)
@@ -206,7 +205,7 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     bar = tqdm(total=config.trials, initial=_finished(study), desc=f"search {base.name}", unit="trial",
                file=sys.stderr, disable=not progress)
     while _finished(study) < config.trials:
-        study.optimize(lambda t: evaluate(t, base, backbone, candidates, config, board, directory), n_trials=1)
+        study.optimize(lambda t: evaluate(t, base, backbone, candidates, config, board, table, directory), n_trials=1)
         bar.n = _finished(study)
         bar.set_postfix_str(f"pareto {len(feasible_front(study))}")
         bar.refresh()
