@@ -2,7 +2,9 @@
 single-op models over random shapes, strides, paddings, dilations, channel counts, scales,
 zero points and fused activations (property-based), each on several random int8 inputs.
 Both kernel paths run: the portable one and the DSP one (its instructions as exact C
-stand-ins); the QEMU tests run the DSP path's real instructions."""
+stand-ins); the QEMU tests run the DSP path's real instructions. The memory plan puts an
+output over its input where the kernel allows (eenn.overlap); one test puts it exactly at
+the limit."""
 
 import tempfile
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from tflite_micro import runtime
 
-from eenn import codegen, hostrun
+from eenn import codegen, hostrun, memory
 from singleop import STRATEGIES
 
 INPUTS_PER_MODEL = 8
@@ -44,6 +46,41 @@ CASES = [(kind, "portable") for kind in sorted(STRATEGIES)] + [(kind, "dsp") for
 @pytest.mark.parametrize("kind, path", CASES)
 def test_generated_kernel_matches_tflm(kind, path):
     @settings(max_examples=20, deadline=None)
+    @given(STRATEGIES[kind]())
+    def check(model):
+        _compare(model, path)
+
+    check()
+
+
+OVERLAP_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD")
+
+
+def _plan_at_the_limit(graphs, scratch, overlaps):
+    """A plan for one op with its output exactly at the overlap limit of its first input;
+    other inputs and the scratch buffer after them."""
+    (op_key, ((source, limit), *_)), = overlaps.items()
+    graph = graphs[0]
+    op = graph.ops[op_key[1]]
+    placed = {source: max(0, -limit)}
+    placed[op.outputs[0]] = placed[source] + limit
+    end = max(placed[t] + graph.tensors[t].nbytes for t in placed)
+    for t in op.inputs[1:]:
+        if t >= 0 and not graph.tensors[t].is_constant and t not in placed:
+            placed[t], end = end, end + graph.tensors[t].nbytes
+    values = [memory.Value(((0, t),), graph.tensors[t].nbytes, 0, 0, offset) for t, offset in placed.items()]
+    if op_key in scratch:
+        at = -(-end // 4) * 4  # the DSP kernels read their scratch a word at a time
+        values.append(memory.Value(((0, memory.scratch_key(op.index)),), scratch[op_key], 0, 0, at))
+        end = at + scratch[op_key]
+    return memory.Plan(tuple(values), end, 0, 0)
+
+
+@pytest.mark.parametrize("kind, path", [(kind, path) for kind in OVERLAP_KINDS for path in hostrun.PATHS])
+def test_kernel_with_its_output_at_the_overlap_limit_matches_tflm(kind, path, monkeypatch):
+    monkeypatch.setattr(codegen.memory, "plan", _plan_at_the_limit)
+
+    @settings(max_examples=15, deadline=None)
     @given(STRATEGIES[kind]())
     def check(model):
         _compare(model, path)

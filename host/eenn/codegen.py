@@ -82,8 +82,9 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
     """Write the C sources of `stages` (a list of (file name, .tflite bytes)) into `out_dir`."""
     graphs = [ir.read(tflite) for _, tflite in stages]
     calls = [lowering.lower(g, k) for k, g in enumerate(graphs)]
-    plan = memory.plan(graphs, {(k, c.op.index): c.scratch_bytes for k, stage_calls in enumerate(calls)
-                                for c in stage_calls if c.scratch_bytes})
+    by_op = {(k, c.op.index): c for k, stage_calls in enumerate(calls) for c in stage_calls}
+    plan = memory.plan(graphs, {key: c.scratch_bytes for key, c in by_op.items() if c.scratch_bytes},
+                       {key: c.overlaps for key, c in by_op.items() if c.overlaps})
     steps, start = [], 0
     for g in graphs:
         steps.append((start, start + len(g.ops) - 1))

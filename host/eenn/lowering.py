@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import overlap
 from . import quantmath as qm
 from .errors import EennError
 from .ir import Graph, Op
@@ -32,6 +33,7 @@ class KernelCall:
     inputs: tuple  # activation tensor indices, in the kernel's argument order
     output: int
     scratch_bytes: "int | None" = None  # arena bytes the kernel may use while it runs; None: no scratch argument
+    overlaps: tuple = ()  # (input tensor, overlap limit) pairs: where the output may overlap an input (overlap.py)
 
 
 class Refusal(EennError):
@@ -196,9 +198,11 @@ def _conv(o: _Op, depthwise: bool) -> KernelCall:
                   bias=o.bias(2, out_c),
                   requant=requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale)))
     if depthwise:
-        return KernelCall(o.op, "eenn_depthwise_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0])
+        return KernelCall(o.op, "eenn_depthwise_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0],
+                          overlaps=((o.op.inputs[0], overlap.channelwise(params, in_c, out_c)),))
     scratch = 6 * column_bytes(k_h * k_w * in_c)  # two im2col columns, and both widened (eenn_kernels.h)
-    return KernelCall(o.op, "eenn_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0], scratch)
+    return KernelCall(o.op, "eenn_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0], scratch,
+                      ((o.op.inputs[0], overlap.convolution(params)),))
 
 
 def _fully_connected(o: _Op) -> KernelCall:
@@ -236,7 +240,9 @@ def _pool(o: _Op) -> KernelCall:
                   k_h=kernel[0], k_w=kernel[1], stride_h=stride[0], stride_w=stride[1], pad_h=pad_h, pad_w=pad_w,
                   act_min=act_min, act_max=act_max)
     function = "eenn_max_pool2d" if o.op.kind == "MAX_POOL_2D" else "eenn_average_pool2d"
-    return KernelCall(o.op, function, "eenn_pool_params", params, (o.op.inputs[0],), o.op.outputs[0])
+    channels = x.shape[3]
+    return KernelCall(o.op, function, "eenn_pool_params", params, (o.op.inputs[0],), o.op.outputs[0],
+                      overlaps=((o.op.inputs[0], overlap.channelwise(params, channels, channels)),))
 
 
 def _mean(o: _Op) -> KernelCall:
@@ -266,7 +272,8 @@ def _add(o: _Op) -> KernelCall:
     act_min, act_max = o.activation_range(out_scale, out_zp)
     params = dict(size=int(np.prod(y.shape)), input1_offset=-zp1, input2_offset=-zp2, output_offset=out_zp,
                   act_min=act_min, act_max=act_max, **qm.add_params(scale1, scale2, out_scale))
-    return KernelCall(o.op, "eenn_add", "eenn_add_params", params, o.op.inputs[:2], o.op.outputs[0])
+    return KernelCall(o.op, "eenn_add", "eenn_add_params", params, o.op.inputs[:2], o.op.outputs[0],
+                      overlaps=tuple((t, overlap.ELEMENTWISE) for t in o.op.inputs[:2]))
 
 
 def _softmax(o: _Op) -> KernelCall:

@@ -6,8 +6,11 @@ copy between stages), and a RESHAPE's output is its input's value. A value lives
 op that writes it to the last op that reads it; a stage's outputs live to the end of that
 stage, where the exit decision reads them. An op's scratch buffer is a value that lives
 for that op alone; its key is the negative "tensor index" -1 - op index. Values whose
-lifetimes overlap never share bytes; the rest are packed greedily, largest first, at the
-lowest offset that fits.
+lifetimes overlap never share bytes, with one exception: an op's output may overlap an
+input that dies at the op, as far as the kernel's overlap limit allows (overlap.py): an
+in-place depthwise convolution or ADD, a convolution writing over the rows it has read.
+Values are packed greedily at the lowest offset that fits, in a few orders (largest
+first, first used first, ...); the smallest arena wins.
 """
 
 from dataclasses import dataclass
@@ -30,7 +33,8 @@ class Plan:
     values: tuple
     arena_bytes: int
     peak_step: int  # the step with the largest live set
-    peak_bytes: int  # bytes live at that step: a lower bound for any plan
+    peak_bytes: int  # bytes live at that step, less what overlaps may share: a lower bound for any plan
+    overlaps: tuple = ()  # (input tensors, output tensors, overlap limit) of the values that may overlap
 
     def offset(self, stage: int, tensor: int) -> int:
         """Arena offset of `tensor` of stage `stage`."""
@@ -64,12 +68,15 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGNMENT) * ALIGNMENT
 
 
-def plan(graphs: list, scratch: "dict | None" = None) -> Plan:
+def plan(graphs: list, scratch: "dict | None" = None, overlaps: "dict | None" = None) -> Plan:
     """Plan the activations of the stage graphs (ir.Graph, in order) in one arena, with the
-    scratch buffers `scratch` maps (stage, op index) to (their bytes; none if omitted)."""
-    scratch = scratch or {}
+    scratch buffers `scratch` maps (stage, op index) to (their bytes; none if omitted), and
+    the overlaps `overlaps` maps (stage, op index) to: (input tensor, overlap limit) pairs
+    (overlap.py) under which the op's output may overlap an input that dies at the op."""
+    scratch, overlaps = scratch or {}, overlaps or {}
     uf = _UnionFind()
     first, last, size = {}, {}, {}
+    op_steps = {}
     step = 0
 
     def touch(key, at):
@@ -81,6 +88,7 @@ def plan(graphs: list, scratch: "dict | None" = None) -> Plan:
         for t in g.inputs:
             touch((k, t), start)
         for op in g.ops:
+            op_steps[(k, op.index)] = step
             for t in op.inputs:
                 if t >= 0 and not g.tensors[t].is_constant:
                     touch((k, t), step)
@@ -103,20 +111,91 @@ def plan(graphs: list, scratch: "dict | None" = None) -> Plan:
     groups = {}
     for key in first:
         groups.setdefault(uf.find(key), []).append(key)
-    spans = [
-        (tuple(sorted(keys)), max(size[x] for x in keys), min(first[x] for x in keys), max(last[x] for x in keys))
-        for keys in groups.values()
-    ]
-    placed = []
-    for tensors, nbytes, lo, hi in sorted(spans, key=lambda s: (-s[1], s[2], s[0])):
-        offset = 0
-        for other in sorted((p for p in placed if p.first <= hi and lo <= p.last), key=lambda p: p.offset):
-            if offset + nbytes <= other.offset:
-                break
-            offset = max(offset, _aligned(other.offset + other.size))
-        placed.append(Value(tensors, nbytes, lo, hi, offset))
+    spans = {root: _Span(tuple(sorted(keys)), max(size[x] for x in keys), min(first[x] for x in keys),
+                         max(last[x] for x in keys)) for root, keys in groups.items()}
+    limits = {}  # (input span, output span) -> overlap limit
+    for (k, op_index), pairs in overlaps.items():
+        at = op_steps[(k, op_index)]
+        output = spans[uf.find((k, graphs[k].ops[op_index].outputs[0]))]
+        for tensor, limit in pairs:
+            source = spans[uf.find((k, tensor))]
+            if source is not output and source.last == at == output.first:
+                limits[(source, output)] = min(limits.get((source, output), limit), limit)
+    placed = _best_packing(list(spans.values()), limits, step)
     placed.sort(key=lambda v: (v.first, v.offset))
     live = [sum(v.size for v in placed if v.first <= s <= v.last) for s in range(step)]
+    for source, output in limits:  # bytes an output may share with its input
+        shared = source.size + output.size - max(output.size, source.size - min(limits[(source, output)], 0))
+        live[source.last] -= max(shared, 0)
     peak_step = max(range(step), key=live.__getitem__) if step else 0
-    arena = _aligned(max((v.offset + v.size for v in placed), default=0))
-    return Plan(tuple(placed), arena, peak_step, live[peak_step] if step else 0)
+    return Plan(tuple(placed), _aligned(_end(placed)), peak_step, live[peak_step] if step else 0,
+                tuple((s.tensors, o.tensors, limit) for (s, o), limit in limits.items()))
+
+
+@dataclass(frozen=True, eq=False)
+class _Span:
+    tensors: tuple
+    size: int
+    first: int
+    last: int
+
+
+def _orders(spans: list) -> list:
+    """Orders to try packing in: largest first, then by first use, then by bytes x steps."""
+    return [sorted(spans, key=lambda s: (-s.size, s.first, s.tensors)),
+            sorted(spans, key=lambda s: (-s.size, -s.last, s.tensors)),
+            sorted(spans, key=lambda s: (s.first, -s.size, s.tensors)),
+            sorted(spans, key=lambda s: (-s.size * (s.last - s.first + 1), s.first, s.tensors)),
+            sorted(spans, key=lambda s: (-s.last, -s.size, s.tensors))]
+
+
+def _end(values: list) -> int:
+    return max((v.offset + v.size for v in values), default=0)
+
+
+def _cost(values: list, steps: int) -> tuple:
+    """A packing's arena, then the sum over steps of the bytes below the last one in use."""
+    tops = [0] * steps
+    for v in values:
+        for s in range(v.first, v.last + 1):
+            tops[s] = max(tops[s], v.offset + v.size)
+    return _end(values), sum(tops)
+
+
+def _best_packing(spans: list, limits: dict, steps: int, passes: int = 3) -> list:
+    """The best greedy packing from a few orders, then improved by moving one span at a time
+    to the front of the order while that lowers the cost (_cost)."""
+    scored = [(_cost(_pack(order, limits), steps), order) for order in _orders(spans)]
+    best_cost, best_order = min(scored, key=lambda s: s[0])
+    for _ in range(passes):
+        improved = False
+        for span in list(best_order):
+            order = [span, *(s for s in best_order if s is not span)]
+            cost = _cost(_pack(order, limits), steps)
+            if cost < best_cost:
+                best_cost, best_order, improved = cost, order, True
+        if not improved:
+            break
+    return _pack(best_order, limits)
+
+
+def _pack(order: list, limits: dict) -> list:
+    """Each span at the lowest aligned offset clear of the placed spans it shares a step with,
+    except where an overlap limit lets an output overlap its dying input."""
+    placed = []  # (span, offset)
+    for span in order:
+        forbidden = []  # open intervals (lo, hi) the offset must not fall in
+        for other, at in placed:
+            if other.first > span.last or span.first > other.last:
+                continue
+            lo, hi = at - span.size, at + other.size
+            if (other, span) in limits:  # span is the output of an op whose input `other` dies there
+                lo = max(at + limits[(other, span)], lo)
+            elif (span, other) in limits:  # span is the dying input of the op that writes `other`
+                hi = min(at - limits[(span, other)], hi)
+            if lo < hi:
+                forbidden.append((lo, hi))
+        offset = min(c for c in [0, *(_aligned(hi) for _, hi in forbidden if hi > 0)]
+                     if all(c <= lo or c >= hi for lo, hi in forbidden))
+        placed.append((span, offset))
+    return [Value(s.tensors, s.size, s.first, s.last, offset) for s, offset in placed]
