@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from eenn import codegen, hostrun, ir, pipeline, quantize, simulate, stages, zoo
+from eenn import bench, boards, codegen, hostrun, ir, pipeline, quantize, simulate, stages, zoo
 
 RANDOM_INPUTS = 200
 CORTEX_M = {
@@ -88,6 +88,15 @@ def test_model_api_points_into_the_planned_arena(zoo_code):
             assert generated.stages[s.index + 1].input_offsets[0] == s.boundary_offset
     macs = (ctypes.c_uint32 * len(generated.stages)).in_dll(lib, "eenn_stage_macs")
     assert list(macs) == [s.macs for s in generated.stages]
+
+
+@pytest.mark.parametrize("name, board", [("ds-cnn", "mps2-an386"), ("ds-cnn", "microbit"),
+                                         ("resnet8", "mps2-an500"), ("mobilenetv1-0.25", "mps3-an547")])
+def test_fused_segments_compute_on_the_core_what_they_compute_on_the_host(zoo_code, name, board):
+    models, generated, _ = zoo_code(name)
+    assert any(segment.steps > 1 for stage in generated.stages for segment in stage.segments)
+    instructions = bench.measure(models, boards.get(board), check=True)
+    assert len(instructions) == len(models) and min(instructions) > 0
 
 
 @pytest.mark.parametrize("cpu", list(CORTEX_M))

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from eenn import bench, boards, costs, layers, pipeline, workload
+from eenn import bench, boards, costs, fusion, layers, pipeline, workload
 from eenn.errors import EennError
 
 M4 = boards.get("mps2-an386")
@@ -85,7 +85,7 @@ def test_measuring_fits_the_kernels_of_the_layers_timed():
     assert table.measured_on == "mps2-an386" and set(table.kernels) == {"eenn_fully_connected"}
     assert len(samples) == len(shapes) and table.errors["eenn_fully_connected"] < 0.10
     committed = costs.load("cortex-m4")
-    kernels = workload.stage_kernels([layers.fully_connected(100, 20).call])
+    kernels = workload.stage_kernels([fusion.alone(layers.fully_connected(100, 20).call)])
     assert table.instructions(kernels) == pytest.approx(committed.instructions(kernels), rel=0.05)
 
 
@@ -97,7 +97,7 @@ UNSEEN = [layers.conv2d((25, 5), 64, 64, (1, 1), 1, "VALID"), layers.conv2d((25,
 @pytest.mark.parametrize("layer", UNSEEN, ids=lambda layer: layer.name)
 def test_prediction_of_an_unseen_layer_is_within_ten_percent(layer):
     (measured,) = bench.measure([("layer.tflite", layer.tflite)], M4)
-    predicted = costs.load(M4.cpu).instructions(workload.stage_kernels([layer.call]))
+    predicted = costs.load(M4.cpu).instructions(workload.stage_kernels([fusion.alone(layer.call)]))
     assert predicted == pytest.approx(measured, rel=0.10)
 
 
@@ -118,7 +118,7 @@ def _validation(build: str) -> str:
     lines = []
     for layer in [*UNSEEN, layers.conv2d((32, 32), 16, 16)]:
         (measured,) = bench.measure([("layer.tflite", layer.tflite)], M4)
-        predicted = m4.instructions(workload.stage_kernels([layer.call]))
+        predicted = m4.instructions(workload.stage_kernels([fusion.alone(layer.call)]))
         lines.append(f"{layer.name}: {measured:,.0f} measured, {predicted:,.0f} predicted ({100 * (predicted / measured - 1):+.1f}%)")
     manifest = pipeline.load_manifest(build)
     for cpu in costs.cpus():

@@ -56,14 +56,15 @@ def test_generated_kernel_matches_tflm(kind, path):
 OVERLAP_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD")
 
 
-def _plan_at_the_limit(graphs, scratch, overlaps):
+def _plan_at_the_limit(graphs, scratch, overlaps, *_):
     """A plan for one op with its output exactly at the overlap limit of its first input;
     other inputs and the scratch buffer after them."""
-    (op_key, ((source, limit), *_)), = overlaps.items()
+    (_, source, output, limit), *_ = overlaps
     graph = graphs[0]
-    op = graph.ops[op_key[1]]
+    (op,) = graph.ops
+    op_key = (0, op.index)
     placed = {source: max(0, -limit)}
-    placed[op.outputs[0]] = placed[source] + limit
+    placed[output] = placed[source] + limit
     end = max(placed[t] + graph.tensors[t].nbytes for t in placed)
     for t in op.inputs[1:]:
         if t >= 0 and not graph.tensors[t].is_constant and t not in placed:

@@ -77,12 +77,12 @@ def test_default_build_stages(default_build):
 
 
 def test_an_output_overlaps_its_dying_input_up_to_the_limit():
-    p = memory.plan([_chain([64, 64])], overlaps={(0, 0): ((0, -20),)})
+    p = memory.plan([_chain([64, 64])], overlaps=[(0, 0, 1, -20)])
     _assert_valid(p)
     assert p.offset(0, 0) - p.offset(0, 1) == 32  # 20 bytes, aligned
     assert p.arena_bytes == 64 + 32 and p.peak_bytes == 64 + 20
     # along a chain the shifts add up: a third buffer of the chain goes clear of the others
-    p = memory.plan([_chain([64, 64, 64])], overlaps={(0, i): ((i, -20),) for i in range(2)})
+    p = memory.plan([_chain([64, 64, 64])], overlaps=[(0, i, i + 1, -20) for i in range(2)])
     _assert_valid(p)
     assert p.arena_bytes == 128
 
@@ -91,7 +91,7 @@ def test_an_input_read_again_later_is_never_overlapped():
     # t0 -> op0 -> t1; op1 reads t1 and t0 -> t2
     t = [_tensor(0, 64), _tensor(1, 64), _tensor(2, 64), _tensor(3, 4, True)]
     g = ir.Graph("g", tuple(t), (ir.Op(0, "CONV_2D", (0, 3), (1,), {}), ir.Op(1, "ADD", (1, 0), (2,), {})), (0,), (2,))
-    p = memory.plan([g], overlaps={(0, 0): ((0, 0),), (0, 1): ((1, 0), (0, 0))})
+    p = memory.plan([g], overlaps=[(0, 0, 1, 0), (0, 1, 2, 0), (0, 0, 2, 0)])
     _assert_valid(p)
     assert p.offset(0, 0) != p.offset(0, 1)  # t0 lives on into op1
     assert p.offset(0, 2) in (p.offset(0, 0), p.offset(0, 1))  # ADD in place
@@ -102,5 +102,14 @@ def test_an_input_read_again_later_is_never_overlapped():
 @given(st.lists(st.tuples(st.integers(1, 300), st.integers(-300, 300)), min_size=2, max_size=12))
 def test_random_chains_with_overlaps_stay_within_the_limits(sizes_and_limits):
     sizes = [s for s, _ in sizes_and_limits]
-    p = memory.plan([_chain(sizes)], overlaps={(0, i): ((i, limit),) for i, (_, limit) in enumerate(sizes_and_limits[1:])})
+    overlaps = [(0, i, i + 1, limit) for i, (_, limit) in enumerate(sizes_and_limits[1:])]
+    p = memory.plan([_chain(sizes)], overlaps=overlaps)
     _assert_valid(p)
+
+
+def test_ops_of_a_fused_segment_share_a_step():
+    # t0 -> op0 -> t1 (a ring of 16 bytes) -> op1 -> t2, fused: all three live at once
+    p = memory.plan([_chain([64, 64, 64])], steps={(0, 0): 0, (0, 1): 0}, sizes={(0, 1): 16})
+    _assert_valid(p)
+    assert {v.size for v in p.values} == {64, 16} and len({(v.first, v.last) for v in p.values}) == 1
+    assert p.arena_bytes == 64 + 16 + 64

@@ -4,7 +4,20 @@ with their output at the limit in tests/test_kernels.py."""
 
 from hypothesis import given, settings, strategies as st
 
-from eenn import overlap
+from eenn import lowering, overlap
+
+
+def _call_limit(function, p):
+    call = lowering.KernelCall(None, function, None, p, (0,), 1, rows=p["out_h"])
+    return overlap.limit([overlap.trace(call, 0, p["out_h"])], 0, 1, p["in_h"] * p["in_w"] * p["in_c"])
+
+
+def convolution(p):
+    return _call_limit("eenn_conv2d", p)
+
+
+def channelwise(p):
+    return _call_limit("eenn_depthwise_conv2d", p)
 
 
 def _window(p, oy, ox, channels):
@@ -65,14 +78,14 @@ def windowed(draw):
 @settings(max_examples=150, deadline=None)
 @given(windowed())
 def test_convolution_limit_is_the_trace_minimum(p):
-    assert overlap.convolution(p) == _limit(_convolution_trace(p), p["in_h"] * p["in_w"] * p["in_c"])
+    assert convolution(p) == _limit(_convolution_trace(p), p["in_h"] * p["in_w"] * p["in_c"])
 
 
 @settings(max_examples=150, deadline=None)
 @given(windowed())
 def test_channelwise_limit_is_the_trace_minimum(p):
     expected = _limit(_channelwise_trace(p), p["in_h"] * p["in_w"] * p["in_c"])
-    assert overlap.channelwise(p, p["in_c"], p["out_c"]) == expected
+    assert channelwise(p) == expected
 
 
 def _conv(h, w, in_c, out_c, k, stride=1, pad=None):
@@ -84,11 +97,11 @@ def _conv(h, w, in_c, out_c, k, stride=1, pad=None):
 
 def test_known_limits():
     # a 3x3 'same' convolution needs the row above and the pixel before: one row and one pixel back
-    assert overlap.convolution(_conv(32, 32, 16, 16, 3)) == -(32 + 1) * 16
+    assert convolution(_conv(32, 32, 16, 16, 3)) == -(32 + 1) * 16
     # a 1x1 convolution that does not widen writes behind what it reads: fully in place
-    assert overlap.convolution(_conv(5, 5, 16, 8, 1)) >= 0
+    assert convolution(_conv(5, 5, 16, 8, 1)) >= 0
     # one that widens 8 -> 16 channels runs ahead by 8 bytes per position but the last
-    assert overlap.convolution(_conv(4, 4, 8, 16, 1)) == -15 * 8
+    assert convolution(_conv(4, 4, 8, 16, 1)) == -15 * 8
     # in-place depthwise: stride 2 halves the rows, so the output trails the input
-    assert overlap.channelwise(_conv(8, 8, 4, 4, 3, stride=2, pad=0), 4, 4) >= 0
-    assert overlap.channelwise(_conv(8, 8, 4, 4, 3), 4, 4) == -(8 + 1) * 4
+    assert channelwise(_conv(8, 8, 4, 4, 3, stride=2, pad=0)) >= 0
+    assert channelwise(_conv(8, 8, 4, 4, 3)) == -(8 + 1) * 4

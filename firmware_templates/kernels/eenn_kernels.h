@@ -3,8 +3,16 @@
  * Every kernel computes exactly what TFLite Micro's reference kernel computes for the
  * same op: same accumulation, same double-rounding requantization, same clamping. The
  * generator computes all parameters (padding, multipliers, shifts, activation range) on
- * the host; a kernel only loops. Tensors are NHWC, batch 1, and never overlap: the
- * memory plan gives every op's output its own bytes.
+ * the host; a kernel only loops. Tensors are NHWC, batch 1.
+ *
+ * Rows: the windowed kernels, ADD and MEAN compute the output rows [first_row, end_row)
+ * only, so that the generator can interleave the ops of a fused segment row by row. A
+ * tensor buffer holds `rows` rows: all of them, or fewer for a ring buffer between two
+ * fused ops, where row y is at y % rows.
+ *
+ * Order: a kernel reads and writes in increasing positions (host/eenn/overlap.py models
+ * the order), so its output may start before its input and overlap it as far as the
+ * generator's overlap limit allows.
  *
  * Each kernel has a portable C file (kernels/portable/) and may have one for cores with
  * the DSP extension (kernels/dsp/, compiled instead where eenn_simd.h says so). Both read
@@ -33,6 +41,7 @@
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
+    int32_t in_rows, out_rows; /* rows the input and output buffers hold */
     int32_t k_h, k_w;
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
@@ -46,10 +55,13 @@ typedef struct {
     const int32_t *requant; /* [out_c][6]: see eenn_output_rule */
 } eenn_conv_params;
 
-/* `scratch`: 6 * n4 bytes (n = k_h * k_w * in_c): two im2col columns of n4 bytes, then
- * both widened to 16 bits. */
-void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch);
-void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output);
+/* `scratch`: 5 * n4 bytes (n = k_h * k_w * in_c), 4-byte aligned: two im2col columns widened
+ * to 16 bits (4 * n4 bytes; the first column is read from their last quarter), and the
+ * second column. */
+void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
+                 int32_t end_row);
+void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
+                           int32_t end_row);
 
 /* FULLY_CONNECTED: weights are paired rows of in_n values; per-tensor quantization is given
  * per channel. */
@@ -76,6 +88,12 @@ static inline int32_t eenn_depthwise_weight(const int16_t *weights, int32_t taps
         return weights[(oc >> 2) * taps * 4 + t * 4 + ((oc & 1) << 1 | (oc >> 1 & 1))];
     }
     return weights[grouped * taps + t * (out_c - grouped) + oc - grouped];
+}
+
+/* Where row y of a buffer of `rows` rows is (a ring buffer holds fewer rows than its tensor). */
+static inline int32_t eenn_row(int32_t y, int32_t rows)
+{
+    return y < rows ? y : y % rows;
 }
 
 /* Padded row length: n rounded up to a multiple of 4. */
@@ -113,34 +131,49 @@ static inline int32_t eenn_paired_dot(const int8_t *row, int32_t step, const int
  * `column` (n bytes; the padded border holds the input zero point). */
 void eenn_im2col(const eenn_conv_params *p, const int8_t *input, int8_t *column, int32_t at);
 
+/* Where output position `at` (row-major over out_h x out_w) of `channels` values is in a
+ * buffer of `rows` rows. */
+static inline int8_t *eenn_position(int8_t *output, int32_t at, int32_t out_w, int32_t rows, int32_t channels)
+{
+    return output + (eenn_row(at / out_w, rows) * out_w + at % out_w) * channels;
+}
+
 
 /* MAX_POOL_2D and AVERAGE_POOL_2D (input and output share one quantization). */
 typedef struct {
     int32_t in_h, in_w, channels;
     int32_t out_h, out_w;
+    int32_t in_rows, out_rows; /* rows the input and output buffers hold */
     int32_t k_h, k_w;
     int32_t stride_h, stride_w;
     int32_t pad_h, pad_w;
     int32_t act_min, act_max;
 } eenn_pool_params;
 
-void eenn_max_pool2d(const eenn_pool_params *p, const int8_t *input, int8_t *output);
-void eenn_average_pool2d(const eenn_pool_params *p, const int8_t *input, int8_t *output);
+void eenn_max_pool2d(const eenn_pool_params *p, const int8_t *input, int8_t *output, int32_t first_row,
+                     int32_t end_row);
+void eenn_average_pool2d(const eenn_pool_params *p, const int8_t *input, int8_t *output, int32_t first_row,
+                         int32_t end_row);
 
-/* MEAN over all axes but the channels: `count` positions of `channels` values each. As in
- * TFLM (keep_dims or not), the zero-point-corrected sum is requantized with 1/count folded
- * into the multiplier. */
+/* MEAN over all axes but the channels: `count` positions of `channels` values each, in
+ * `rows` rows. As in TFLM (keep_dims or not), the zero-point-corrected sum is requantized
+ * with 1/count folded into the multiplier. Rows add up in `scratch` (channels int32 sums,
+ * cleared at row 0); the output is written with the last row. */
 typedef struct {
     int32_t count, channels;
+    int32_t rows, in_rows; /* rows of the input, rows its buffer holds */
     int32_t input_zero_point, output_zero_point;
     int32_t multiplier, shift;
 } eenn_mean_params;
 
-void eenn_mean(const eenn_mean_params *p, const int8_t *input, int8_t *output);
+void eenn_mean(const eenn_mean_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
+               int32_t end_row);
 
-/* ADD of two tensors of one shape, each with its own quantization. */
+/* ADD of two tensors of one shape, each with its own quantization, in rows of row_size
+ * values. */
 typedef struct {
-    int32_t size;
+    int32_t row_size;
+    int32_t input1_rows, input2_rows, output_rows; /* rows each buffer holds */
     int32_t input1_offset, input2_offset, output_offset;
     int32_t left_shift;
     int32_t input1_multiplier, input1_shift;
@@ -149,7 +182,8 @@ typedef struct {
     int32_t act_min, act_max;
 } eenn_add_params;
 
-void eenn_add(const eenn_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void eenn_add(const eenn_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t first_row,
+              int32_t end_row);
 
 /* SOFTMAX over the last dimension, int8 in, int8 out (scale 1/256, zero point -128). */
 typedef struct {

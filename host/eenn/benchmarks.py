@@ -113,7 +113,7 @@ def bench_model(directory: Path, core: Core, figures: dict) -> dict:
     models = pipeline.stage_models(directory, pipeline.load_manifest(directory))
     try:
         image = firmware.build(directory, core.board, emulated=True)
-        instructions = bench.measure(models, core.board)
+        instructions = bench.measure(models, core.board, check=True)
     except EennError as e:
         if not _does_not_fit(e):
             raise

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from . import atomic, ir, lowering, memory
+from . import atomic, fusion, ir, lowering, memory
 from . import flatbuffer as fb
 from .errors import EennError
 
@@ -27,7 +27,8 @@ CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4}
 class StageCode:
     index: int
     source: str  # the .tflite it came from
-    calls: tuple
+    calls: tuple  # lowering.KernelCall, in order (as the segments hold them)
+    segments: tuple  # fusion.Segment, in order
     macs: int
     weight_bytes: int  # constant arrays in flash
     arena_bytes: int  # arena extent this stage touches
@@ -64,14 +65,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _stage_code(k, name, tflite, graph, calls, plan, step_range) -> StageCode:
+def _stage_code(k, name, tflite, graph, segments, plan, step_range) -> StageCode:
     first, last = step_range
     extent = max((v.offset + v.size for v in plan.values if v.first <= last and first <= v.last), default=0)
+    calls = [c for seg in segments for c in seg.calls]
     arrays = [v for c in calls for v in c.params.values() if isinstance(v, lowering.ConstArray)]
     weight_bytes = sum(len(a.values) * CTYPE_BYTES[a.ctype] for a in arrays)
     has_boundary = len(graph.outputs) > 1
     boundary = graph.outputs[-1]
-    return StageCode(k, name, tuple(calls), _stage_macs(tflite), weight_bytes, extent,
+    return StageCode(k, name, tuple(calls), tuple(segments), _stage_macs(tflite), weight_bytes, extent,
                      tuple(plan.offset(k, t) for t in graph.inputs),
                      plan.offset(k, graph.outputs[0]), graph.tensors[graph.outputs[0]].nbytes,
                      plan.offset(k, boundary) if has_boundary else 0,
@@ -82,14 +84,12 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
     """Write the C sources of `stages` (a list of (file name, .tflite bytes)) into `out_dir`."""
     graphs = [ir.read(tflite) for _, tflite in stages]
     calls = [lowering.lower(g, k) for k, g in enumerate(graphs)]
-    by_op = {(k, c.op.index): c for k, stage_calls in enumerate(calls) for c in stage_calls}
-    plan = memory.plan(graphs, {key: c.scratch_bytes for key, c in by_op.items() if c.scratch_bytes},
-                       {key: c.overlaps for key, c in by_op.items() if c.overlaps})
+    schedules, plan = fusion.arena_plan(graphs, calls)
     steps, start = [], 0
-    for g in graphs:
-        steps.append((start, start + len(g.ops) - 1))
-        start += len(g.ops)
-    codes = [_stage_code(k, name, tflite, graphs[k], calls[k], plan, steps[k])
+    for segments in schedules:
+        steps.append((start, start + len(segments) - 1))
+        start += len(segments)
+    codes = [_stage_code(k, name, tflite, graphs[k], schedules[k], plan, steps[k])
              for k, (name, tflite) in enumerate(stages)]
     first = graphs[0].tensors[graphs[0].inputs[0]]
     exits = {g.tensors[g.outputs[0]].shape[-1] for g in graphs}
@@ -114,6 +114,9 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
                 names = lambda ts: ", ".join(graph.tensors[t].name for t in ts)  # noqa: E731
                 return f"{names(call.inputs)} -> {names([call.output])}"
 
+            def segment_symbol(segment, k=k):
+                return f"stage{k}_op{segment.calls[0].op.index}_rows"
+
             def scratch(call, k=k):
                 if not call.scratch_bytes:
                     return "0"
@@ -121,6 +124,7 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
 
             text = env.get_template("eenn_stage.c.j2").render(
                 context, stage=code, symbol=symbol, tensor_names=tensor_names, scratch=scratch,
+                segment_symbol=segment_symbol,
                 offset=lambda t, k=k: plan.offset(k, t))
             (tmp / f"eenn_stage{k}.c").write_text(text)
         for template in ("eenn_model.h", "eenn_model.c"):

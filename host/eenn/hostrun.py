@@ -41,7 +41,8 @@ class HostModel:
         self.arena = (ctypes.c_uint8 * generated.plan.arena_bytes)()
         self.base = ctypes.addressof(self.arena)
 
-    def _view(self, offset: int, nbytes: int) -> np.ndarray:
+    def view(self, offset: int, nbytes: int) -> np.ndarray:
+        """`nbytes` bytes of the arena from `offset`, as int8 (a view, not a copy)."""
         return np.frombuffer(self.arena, dtype=np.int8, count=nbytes, offset=offset)
 
     def run_stage(self, k: int, *inputs) -> tuple:
@@ -51,12 +52,12 @@ class HostModel:
             raise EennError(f"stage {k} takes {len(stage.input_offsets)} input(s), got {len(inputs)}")
         for x, offset in zip(inputs, stage.input_offsets):
             x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1)
-            self._view(offset, x.size)[:] = x
+            self.view(offset, x.size)[:] = x
         self.lib.eenn_run_stage(k, self.base)
-        exit_output = self._view(stage.exit_offset, stage.exit_bytes).copy()
+        exit_output = self.view(stage.exit_offset, stage.exit_bytes).copy()
         if stage.boundary_bytes == 0:
             return exit_output, None
-        return exit_output, self._view(stage.boundary_offset, stage.boundary_bytes).copy()
+        return exit_output, self.view(stage.boundary_offset, stage.boundary_bytes).copy()
 
     def run_one(self, x: np.ndarray) -> list:
         """Exit outputs of every stage for one int8 sample."""

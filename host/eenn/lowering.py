@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import overlap
 from . import quantmath as qm
 from .errors import EennError
 from .ir import Graph, Op
@@ -33,7 +32,7 @@ class KernelCall:
     inputs: tuple  # activation tensor indices, in the kernel's argument order
     output: int
     scratch_bytes: "int | None" = None  # arena bytes the kernel may use while it runs; None: no scratch argument
-    overlaps: tuple = ()  # (input tensor, overlap limit) pairs: where the output may overlap an input (overlap.py)
+    rows: "int | None" = None  # rows the kernel computes in [first_row, end_row) calls; None: one call, no rows
 
 
 class Refusal(EennError):
@@ -189,7 +188,8 @@ def _conv(o: _Op, depthwise: bool) -> KernelCall:
     dilation = (o.option("dilationHFactor", 1), o.option("dilationWFactor", 1))
     pad_h, pad_w = o.spatial((in_h, in_w), (out_h, out_w), (k_h, k_w), stride, dilation)
     act_min, act_max = o.activation_range(out_scale, out_zp)
-    params = dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, k_h=k_h, k_w=k_w,
+    params = dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, in_rows=in_h, out_rows=out_h,
+                  k_h=k_h, k_w=k_w,
                   stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0], dilation_w=dilation[1],
                   pad_h=pad_h, pad_w=pad_w, depth_multiplier=multiplier, input_offset=-in_zp, output_offset=out_zp,
                   act_min=act_min, act_max=act_max,
@@ -199,10 +199,10 @@ def _conv(o: _Op, depthwise: bool) -> KernelCall:
                   requant=requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale)))
     if depthwise:
         return KernelCall(o.op, "eenn_depthwise_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0],
-                          overlaps=((o.op.inputs[0], overlap.channelwise(params, in_c, out_c)),))
-    scratch = 6 * column_bytes(k_h * k_w * in_c)  # two im2col columns, and both widened (eenn_kernels.h)
+                          rows=out_h)
+    scratch = 5 * column_bytes(k_h * k_w * in_c)  # two im2col columns and their widened values (eenn_kernels.h)
     return KernelCall(o.op, "eenn_conv2d", "eenn_conv_params", params, (o.op.inputs[0],), o.op.outputs[0], scratch,
-                      ((o.op.inputs[0], overlap.convolution(params)),))
+                      rows=out_h)
 
 
 def _fully_connected(o: _Op) -> KernelCall:
@@ -237,12 +237,11 @@ def _pool(o: _Op) -> KernelCall:
     pad_h, pad_w = o.spatial(x.shape[1:3], y.shape[1:3], kernel, stride)
     act_min, act_max = o.activation_range(out_scale, out_zp)
     params = dict(in_h=x.shape[1], in_w=x.shape[2], channels=x.shape[3], out_h=y.shape[1], out_w=y.shape[2],
-                  k_h=kernel[0], k_w=kernel[1], stride_h=stride[0], stride_w=stride[1], pad_h=pad_h, pad_w=pad_w,
-                  act_min=act_min, act_max=act_max)
+                  in_rows=x.shape[1], out_rows=y.shape[1], k_h=kernel[0], k_w=kernel[1], stride_h=stride[0],
+                  stride_w=stride[1], pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max)
     function = "eenn_max_pool2d" if o.op.kind == "MAX_POOL_2D" else "eenn_average_pool2d"
-    channels = x.shape[3]
     return KernelCall(o.op, function, "eenn_pool_params", params, (o.op.inputs[0],), o.op.outputs[0],
-                      overlaps=((o.op.inputs[0], overlap.channelwise(params, channels, channels)),))
+                      rows=y.shape[1])
 
 
 def _mean(o: _Op) -> KernelCall:
@@ -258,9 +257,10 @@ def _mean(o: _Op) -> KernelCall:
         o.refuse(f"output {list(y.shape)} must hold {c} channels")
     count = int(np.prod(x.shape[1:-1]))
     multiplier, shift = qm.mean_sum_rescale(in_scale, out_scale, count)
-    params = dict(count=count, channels=c, input_zero_point=in_zp, output_zero_point=out_zp,
-                  multiplier=multiplier, shift=shift)
-    return KernelCall(o.op, "eenn_mean", "eenn_mean_params", params, (o.op.inputs[0],), o.op.outputs[0])
+    params = dict(count=count, channels=c, rows=x.shape[1], in_rows=x.shape[1], input_zero_point=in_zp,
+                  output_zero_point=out_zp, multiplier=multiplier, shift=shift)
+    return KernelCall(o.op, "eenn_mean", "eenn_mean_params", params, (o.op.inputs[0],), o.op.outputs[0],
+                      4 * c, rows=x.shape[1])  # scratch: the sums
 
 
 def _add(o: _Op) -> KernelCall:
@@ -270,10 +270,11 @@ def _add(o: _Op) -> KernelCall:
     if not a.shape == b.shape == y.shape:
         o.refuse(f"inputs {list(a.shape)} and {list(b.shape)} must have the output's shape (no broadcasting)")
     act_min, act_max = o.activation_range(out_scale, out_zp)
-    params = dict(size=int(np.prod(y.shape)), input1_offset=-zp1, input2_offset=-zp2, output_offset=out_zp,
+    rows = y.shape[1] if len(y.shape) == 4 else 1
+    params = dict(row_size=int(np.prod(y.shape)) // rows, input1_rows=rows, input2_rows=rows, output_rows=rows,
+                  input1_offset=-zp1, input2_offset=-zp2, output_offset=out_zp,
                   act_min=act_min, act_max=act_max, **qm.add_params(scale1, scale2, out_scale))
-    return KernelCall(o.op, "eenn_add", "eenn_add_params", params, o.op.inputs[:2], o.op.outputs[0],
-                      overlaps=tuple((t, overlap.ELEMENTWISE) for t in o.op.inputs[:2]))
+    return KernelCall(o.op, "eenn_add", "eenn_add_params", params, o.op.inputs[:2], o.op.outputs[0], rows=rows)
 
 
 def _softmax(o: _Op) -> KernelCall:

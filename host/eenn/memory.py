@@ -35,6 +35,7 @@ class Plan:
     peak_step: int  # the step with the largest live set
     peak_bytes: int  # bytes live at that step, less what overlaps may share: a lower bound for any plan
     overlaps: tuple = ()  # (input tensors, output tensors, overlap limit) of the values that may overlap
+    peak_ops: tuple = ()  # (stage, op index) of the ops at the steps that use the whole arena or live the most
 
     def offset(self, stage: int, tensor: int) -> int:
         """Arena offset of `tensor` of stage `stage`."""
@@ -68,12 +69,18 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGNMENT) * ALIGNMENT
 
 
-def plan(graphs: list, scratch: "dict | None" = None, overlaps: "dict | None" = None) -> Plan:
-    """Plan the activations of the stage graphs (ir.Graph, in order) in one arena, with the
-    scratch buffers `scratch` maps (stage, op index) to (their bytes; none if omitted), and
-    the overlaps `overlaps` maps (stage, op index) to: (input tensor, overlap limit) pairs
-    (overlap.py) under which the op's output may overlap an input that dies at the op."""
-    scratch, overlaps = scratch or {}, overlaps or {}
+def plan(graphs: list, scratch: "dict | None" = None, overlaps=(), steps: "dict | None" = None,
+         sizes: "dict | None" = None, improve: bool = True) -> Plan:
+    """Plan the activations of the stage graphs (ir.Graph, in order) in one arena.
+
+    scratch: (stage, op index) -> bytes of the op's scratch buffer (none if omitted).
+    overlaps: (stage, input tensor, output tensor, overlap limit) under which the output may
+    overlap the input if the input dies where the output is first written (overlap.py).
+    steps: (stage, op index) -> the op's step within its stage (ops of one fused segment
+    share a step); by default each op is a step. sizes: (stage, tensor) -> bytes, for
+    tensors held in fewer bytes than their shape's (ring buffers). improve: refine the
+    packing (slower; see _best_packing)."""
+    scratch, steps, sizes = scratch or {}, steps or {}, sizes or {}
     uf = _UnionFind()
     first, last, size = {}, {}, {}
     op_steps = {}
@@ -85,25 +92,28 @@ def plan(graphs: list, scratch: "dict | None" = None, overlaps: "dict | None" = 
 
     for k, g in enumerate(graphs):
         start = step
+        local = [steps.get((k, op.index), op.index) for op in g.ops]
+        order = {s: i for i, s in enumerate(sorted(set(local)))}
         for t in g.inputs:
             touch((k, t), start)
-        for op in g.ops:
-            op_steps[(k, op.index)] = step
+        for op, s in zip(g.ops, local):
+            at = start + order[s]
+            op_steps[(k, op.index)] = at
             for t in op.inputs:
                 if t >= 0 and not g.tensors[t].is_constant:
-                    touch((k, t), step)
+                    touch((k, t), at)
             for t in op.outputs:
-                touch((k, t), step)
+                touch((k, t), at)
             if op.kind in ALIASING_OPS:
                 uf.union((k, op.outputs[0]), (k, op.inputs[0]))
             if scratch.get((k, op.index)):
-                touch((k, scratch_key(op.index)), step)
+                touch((k, scratch_key(op.index)), at)
                 size[(k, scratch_key(op.index))] = scratch[(k, op.index)]
-            step += 1
+        step = start + len(order)
         for t in g.outputs:
             touch((k, t), step - 1)
         for key in [(k, t) for t in set(g.inputs) | {t for op in g.ops for t in op.outputs}]:
-            size[key] = g.tensors[key[1]].nbytes
+            size[key] = sizes.get(key, g.tensors[key[1]].nbytes)
         if k:
             prev = graphs[k - 1]
             uf.union((k, g.inputs[0]), (k - 1, prev.outputs[-1]))
@@ -114,22 +124,22 @@ def plan(graphs: list, scratch: "dict | None" = None, overlaps: "dict | None" = 
     spans = {root: _Span(tuple(sorted(keys)), max(size[x] for x in keys), min(first[x] for x in keys),
                          max(last[x] for x in keys)) for root, keys in groups.items()}
     limits = {}  # (input span, output span) -> overlap limit
-    for (k, op_index), pairs in overlaps.items():
-        at = op_steps[(k, op_index)]
-        output = spans[uf.find((k, graphs[k].ops[op_index].outputs[0]))]
-        for tensor, limit in pairs:
-            source = spans[uf.find((k, tensor))]
-            if source is not output and source.last == at == output.first:
-                limits[(source, output)] = min(limits.get((source, output), limit), limit)
-    placed = _best_packing(list(spans.values()), limits, step)
+    for k, tensor, written, limit in overlaps:
+        source, output = spans[uf.find((k, tensor))], spans[uf.find((k, written))]
+        if source is not output and source.last == output.first:
+            limits[(source, output)] = min(limits.get((source, output), limit), limit)
+    placed = _best_packing(list(spans.values()), limits, step, passes=3 if improve else 0)
     placed.sort(key=lambda v: (v.first, v.offset))
     live = [sum(v.size for v in placed if v.first <= s <= v.last) for s in range(step)]
     for source, output in limits:  # bytes an output may share with its input
         shared = source.size + output.size - max(output.size, source.size - min(limits[(source, output)], 0))
         live[source.last] -= max(shared, 0)
     peak_step = max(range(step), key=live.__getitem__) if step else 0
-    return Plan(tuple(placed), _aligned(_end(placed)), peak_step, live[peak_step] if step else 0,
-                tuple((s.tensors, o.tensors, limit) for (s, o), limit in limits.items()))
+    tops = _tops(placed, step)
+    arena = _aligned(_end(placed))
+    at_the_top = tuple(key for key, at in op_steps.items() if _aligned(tops[at]) == arena or at == peak_step)
+    return Plan(tuple(placed), arena, peak_step, live[peak_step] if step else 0,
+                tuple((s.tensors, o.tensors, limit) for (s, o), limit in limits.items()), at_the_top)
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,13 +163,18 @@ def _end(values: list) -> int:
     return max((v.offset + v.size for v in values), default=0)
 
 
-def _cost(values: list, steps: int) -> tuple:
-    """A packing's arena, then the sum over steps of the bytes below the last one in use."""
+def _tops(values: list, steps: int) -> list:
+    """Per step, the end of the last byte in use."""
     tops = [0] * steps
     for v in values:
         for s in range(v.first, v.last + 1):
             tops[s] = max(tops[s], v.offset + v.size)
-    return _end(values), sum(tops)
+    return tops
+
+
+def _cost(values: list, steps: int) -> tuple:
+    """A packing's arena, then the sum over steps of the bytes below the last one in use."""
+    return _end(values), sum(_tops(values, steps))
 
 
 def _best_packing(spans: list, limits: dict, steps: int, passes: int = 3) -> list:

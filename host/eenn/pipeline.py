@@ -218,7 +218,7 @@ def generate(directory: Path) -> "tuple[codegen.Generated, str]":
         "arena_bytes": generated.plan.arena_bytes,
         "weight_bytes": sum(s.weight_bytes for s in generated.stages),
         "stages": [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes,
-                    "kernels": workload.stage_kernels(s.calls)} for s in generated.stages],
+                    "kernels": workload.stage_kernels(s.segments)} for s in generated.stages],
     })
     return generated, text
 

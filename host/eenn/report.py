@@ -95,10 +95,13 @@ def codegen_table(generated, tflm_arena: list) -> str:
                  f"{sum(s.weight_bytes for s in generated.stages):,}", f"{generated.plan.arena_bytes:,}",
                  f"{max(t['total'] for t in tflm_arena):,}", f"{max(t['non_persistent'] for t in tflm_arena):,}"])
     plan = generated.plan
+    fused = [f"stage {s.index} ops {seg.calls[0].op.index}-{seg.calls[-1].op.index} in {seg.steps} steps"
+             for s in generated.stages for seg in s.segments if len(seg.calls) > 1]
     return "\n".join([
         table(["", "MACs", "weight bytes", "arena bytes", "TFLM arena", "TFLM activations"], rows),
         f"arena: {plan.arena_bytes:,} bytes for all stages together (largest live set {plan.peak_bytes:,} bytes, "
-        f"at op {plan.peak_step} of the chained stages)",
+        f"at step {plan.peak_step} of the chained stages)",
+        f"run row by row: {'; '.join(fused) if fused else 'none'}",
         "TFLM arena: what the TFLM interpreter allocates to run that stage alone; TFLM activations: its tensor part",
     ])
 

@@ -100,7 +100,7 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
     results = {"calib": decisions.evaluate(calib, spec, cumulative, manifest["full_model_macs"]),
                "test": manifest["metrics"]["test"]["policy"]}
     generated, _ = pipeline.generate(built.directory)
-    instructions = [table.instructions(workload.stage_kernels(s.calls)) for s in generated.stages]
+    instructions = [table.instructions(workload.stage_kernels(s.segments)) for s in generated.stages]
     for split in ("calib", "test"):
         cost = costs.on_board(board, costs.expected(results[split]["exit_histogram"], instructions))
         results[split] = {**results[split], "cost": cost}

@@ -21,8 +21,8 @@ FEATURES = {
     "eenn_fully_connected": ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs"),
     "eenn_max_pool2d": POOL,
     "eenn_average_pool2d": POOL,
-    "eenn_mean": ("calls", "reads", "outputs"),
-    "eenn_add": ("calls", "outputs"),
+    "eenn_mean": ("calls", "rows", "positions", "reads", "outputs"),
+    "eenn_add": ("calls", "rows", "outputs"),
     "eenn_softmax": ("calls", "outputs", "rows"),
 }
 
@@ -71,14 +71,17 @@ def features(call: lowering.KernelCall) -> dict:
         return {"calls": 1, "reads": inside * p["channels"], "outputs": positions * p["channels"],
                 "positions": positions}
     if f == "eenn_mean":
-        return {"calls": 1, "reads": p["count"] * p["channels"], "outputs": p["channels"]}
+        return {"calls": 1, "rows": p["rows"], "positions": p["count"], "reads": p["count"] * p["channels"],
+                "outputs": p["channels"]}
     if f == "eenn_add":
-        return {"calls": 1, "outputs": p["size"]}
+        return {"calls": 1, "rows": call.rows, "outputs": call.rows * p["row_size"]}
     if f == "eenn_softmax":
         return {"calls": 1, "outputs": p["rows"] * p["depth"], "rows": p["rows"]}
     raise EennError(f"the cost model has no figures for kernel {f}")
 
 
-def stage_kernels(calls: list) -> list:
-    """What a stage's cost depends on: each kernel call's function and features (for code.json)."""
-    return [{"kernel": c.function, "features": features(c)} for c in calls if c.function]
+def stage_kernels(segments: list) -> list:
+    """What a stage's cost depends on: each kernel call's function and features (for code.json);
+    a fused segment calls each of its kernels once per step."""
+    return [{"kernel": c.function, "features": {**features(c), "calls": seg.steps}}
+            for seg in segments for c in seg.calls if c.function]

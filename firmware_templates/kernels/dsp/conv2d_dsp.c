@@ -3,7 +3,9 @@
  * with the input offset added (SXTAB16), interleaved four values at a time. Then each pair
  * of output channels (paired rows: one 8-byte load per four values of both) is widened
  * (SXTB16) in the same lane order and multiplied with both columns pairwise (SMLAD): sixteen
- * MACs per two weight words and four column words. */
+ * MACs per two weight words and four column words. The first column is written to the last
+ * quarter of the widened buffer: widening, group by group, never reaches the values it has
+ * yet to read. */
 #include "eenn_fixedpoint.h"
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
@@ -59,19 +61,22 @@ static void multiply(const eenn_conv_params *p, const uint32_t *wide, int32_t gr
     }
 }
 
-void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
+void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
+                 int32_t end_row)
 {
-    const int32_t positions = p->out_h * p->out_w;
+    const int32_t out_w = p->out_w, out_rows = p->out_rows, out_c = p->out_c;
+    const int32_t end = end_row * out_w;
     const int32_t padded = eenn_padded(p->k_h * p->k_w * p->in_c);
     const uint32_t offset = (uint32_t)(uint16_t)p->input_offset * 0x10001u;
-    int8_t *first = scratch, *second = scratch + padded;
-    uint32_t *wide = __builtin_assume_aligned(scratch + 2 * padded, 4);
-    for (int32_t at = 0; at < positions; at += 2) {
-        const int32_t next = at + 1 < positions ? at + 1 : at;
+    uint32_t *wide = __builtin_assume_aligned(scratch, 4);
+    int8_t *first = scratch + 3 * padded, *second = scratch + 4 * padded;
+    for (int32_t at = first_row * out_w; at < end; at += 2) {
+        const int32_t next = at + 1 < end ? at + 1 : at;
         eenn_im2col(p, input, first, at);
         eenn_im2col(p, input, second, next);
         widen(first, second, wide, padded / 4, offset);
-        multiply(p, wide, padded / 4, output + at * p->out_c, output + next * p->out_c);
+        multiply(p, wide, padded / 4, eenn_position(output, at, out_w, out_rows, out_c),
+                 eenn_position(output, next, out_w, out_rows, out_c));
     }
 }
 

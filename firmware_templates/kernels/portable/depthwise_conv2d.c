@@ -4,10 +4,11 @@
 
 #if !EENN_USE_DSP
 
-void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output)
+void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
+                           int32_t end_row)
 {
     const eenn_output_rule rule = {p->bias, p->requant, p->output_offset, p->act_min, p->act_max};
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    for (int32_t oy = first_row; oy < end_row; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
             const int32_t x0 = ox * p->stride_w - p->pad_w;
@@ -24,12 +25,12 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
                         if (x < 0 || x >= p->in_w) {
                             continue;
                         }
-                        const int32_t in = input[(y * p->in_w + x) * p->in_c + ic];
+                        const int32_t in = input[(eenn_row(y, p->in_rows) * p->in_w + x) * p->in_c + ic];
                         const int32_t w = eenn_depthwise_weight(p->weights, p->k_h * p->k_w, p->out_c, ky * p->k_w + kx, oc);
                         acc += w * (in + p->input_offset);
                     }
                 }
-                output[(oy * p->out_w + ox) * p->out_c + oc] = eenn_output(rule, acc, oc);
+                output[(eenn_row(oy, p->out_rows) * p->out_w + ox) * p->out_c + oc] = eenn_output(rule, acc, oc);
             }
         }
     }

@@ -14,15 +14,16 @@ void eenn_im2col(const eenn_conv_params *p, const int8_t *input, int8_t *column,
         if (y < 0 || y >= p->in_h) {
             memset(column, zero_point, (size_t)row_bytes);
         } else if (whole_rows) {
-            memcpy(column, input + (y * p->in_w + x0) * p->in_c, (size_t)row_bytes);
+            memcpy(column, input + (eenn_row(y, p->in_rows) * p->in_w + x0) * p->in_c, (size_t)row_bytes);
         } else {
+            const int8_t *row = input + eenn_row(y, p->in_rows) * p->in_w * p->in_c;
             for (int32_t kx = 0; kx < p->k_w; ++kx) {
                 const int32_t x = x0 + kx * p->dilation_w;
                 int8_t *to = column + kx * p->in_c;
                 if (x < 0 || x >= p->in_w) {
                     memset(to, zero_point, (size_t)p->in_c);
                 } else {
-                    memcpy(to, input + (y * p->in_w + x) * p->in_c, (size_t)p->in_c);
+                    memcpy(to, row + x * p->in_c, (size_t)p->in_c);
                 }
             }
         }
