@@ -60,6 +60,7 @@ def test_default_build_equals_tflm_records_on_test_data(default_build, tmp_path)
     under TFLM, on the whole test split."""
     directory = default_build.directory
     generated, _ = pipeline.generate(directory)
+    assert (generated.directory / pipeline.MEMORY_PLOT).read_bytes().startswith(b"\x89PNG")
     host = hostrun.HostModel(generated, tmp_path)
     manifest = default_build.manifest
     records = pipeline.load_records(directory, manifest, "test")

@@ -14,6 +14,7 @@ first, first used first, ...); the smallest arena wins.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 ALIGNMENT = 16
 ALIASING_OPS = {"RESHAPE"}
@@ -214,3 +215,27 @@ def _pack(order: list, limits: dict) -> list:
                      if all(c <= lo or c >= hi for lo, hi in forbidden))
         placed.append((span, offset))
     return [Value(s.tensors, s.size, s.first, s.last, offset) for s, offset in placed]
+
+
+def plot(p: Plan, path: Path, title: str, stage_steps: list, tflm_bytes: int) -> None:
+    """The plan as a picture: each value a box over its steps (x) and its bytes (y), scratch
+    buffers hatched, the stages' bounds dashed, and TFLM's arena for the largest stage."""
+    from matplotlib.patches import Rectangle
+
+    from . import plots
+
+    fig, ax = plots.figure(8, 4.5)
+    for v in p.values:
+        scratch = all(t < 0 for _, t in v.tensors)
+        ax.add_patch(Rectangle((v.first, v.offset / 1024), v.last - v.first + 1, v.size / 1024,
+                               facecolor="none" if scratch else "tab:blue", alpha=0.6, edgecolor="black",
+                               linewidth=0.5, hatch="///" if scratch else None))
+    steps = max((v.last + 1 for v in p.values), default=1)
+    for bound in stage_steps[1:]:
+        ax.axvline(bound, color="gray", linestyle="--", linewidth=0.8)
+    ax.axhline(p.arena_bytes / 1024, color="tab:blue", label=f"arena: {p.arena_bytes:,} bytes")
+    ax.axhline(tflm_bytes / 1024, color="tab:red", label=f"TFLM, largest stage alone: {tflm_bytes:,} bytes")
+    ax.set_xlim(0, steps)
+    ax.set_ylim(0, max(p.arena_bytes, tflm_bytes) / 1024 * 1.08)
+    plots.save(fig, ax, path, title, "step (an op, or a fused segment; dashed: next stage)", "arena offset (KiB)",
+               loc="upper right", fontsize="small")

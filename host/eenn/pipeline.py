@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, calibration, codegen, data, decisions, exits, quantize, stages, training, workload
+from . import atomic, calibration, codegen, data, decisions, exits, memory, quantize, stages, training, workload
 from .errors import EennError
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
@@ -21,6 +21,7 @@ MANIFEST = "manifest.json"
 SOURCES = "src"
 STAGE_TABLE = "stages.txt"
 CODE_SUMMARY = "code.json"
+MEMORY_PLOT = "memory.png"
 FORMAT = 3
 UNTRAINED_SAMPLES = 100
 
@@ -214,6 +215,9 @@ def generate(directory: Path) -> "tuple[codegen.Generated, str]":
     generated = codegen.generate(models, Path(directory) / SOURCES, manifest["name"])
     text = codegen_table(generated, tflm)
     atomic.write_text(generated.directory / STAGE_TABLE, text + "\n")
+    stage_steps = list(np.cumsum([0] + [len(s.segments) for s in generated.stages]))
+    memory.plot(generated.plan, generated.directory / MEMORY_PLOT, f"Memory plan of {manifest['name']}",
+                stage_steps, max(t["total"] for t in tflm))
     atomic.write_json(generated.directory / CODE_SUMMARY, {
         "arena_bytes": generated.plan.arena_bytes,
         "weight_bytes": sum(s.weight_bytes for s in generated.stages),
