@@ -11,7 +11,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm postgr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 
-.PHONY: setup apt-packages test build generate firmware emulate search costs bench clean
+.PHONY: setup apt-packages test build generate firmware emulate flash search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -58,6 +58,10 @@ firmware: generate
 ## emulate: BOARD's firmware under QEMU on the test split, every record checked against the host
 emulate: generate
 	$(EENN) emulate --board $(BOARD) --name $(NAME)
+
+## flash: program BOARD with its firmware (pyocd, or the tool its board file names); PROBE=<id> picks a probe
+flash: generate
+	$(EENN) flash --board $(BOARD) --name $(NAME) $(if $(PROBE),--probe $(PROBE),)
 
 ## search: where to put exits and how big their heads are, under BOARD's budget (Pareto front, chosen project);
 ## OBJECTIVE=macs, cycles or energy is the expected cost it minimizes

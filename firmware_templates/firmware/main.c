@@ -21,7 +21,12 @@
 static uint8_t arena[EENN_ARENA_BYTES] __attribute__((aligned(EENN_ARENA_ALIGNMENT)));
 static uint8_t frame[ENCODED_MAX];
 static uint8_t reply[REPLY_MAX];
-static const uint8_t model_digest[32] = EENN_MODEL_DIGEST;
+/* The image's identity, read from the ELF by the host before flashing (eenn.flash); kept in
+ * its own section so that neither the compiler nor the linker drops it. */
+#define IDENTITY __attribute__((section(".eenn_identity"), used))
+IDENTITY const uint8_t eenn_model_digest[32] = EENN_MODEL_DIGEST;
+IDENTITY const char eenn_board_name[] = EENN_BOARD_NAME;
+IDENTITY const char eenn_build_id[] = EENN_BUILD_ID;
 
 static uint32_t crc32(const uint8_t *data, uint32_t length)
 {
@@ -103,8 +108,8 @@ static void send_info(void)
     reply[4] = EENN_COST_UNIT;
     reply[5] = (uint8_t)(EENN_INPUT_BYTES & 0xFF);
     reply[6] = (uint8_t)(EENN_INPUT_BYTES >> 8);
-    memcpy(reply + 7, model_digest, sizeof model_digest);
-    send(put_text(put_text(7 + sizeof model_digest, EENN_BOARD_NAME), EENN_BUILD_ID));
+    memcpy(reply + 7, eenn_model_digest, sizeof eenn_model_digest);
+    send(put_text(put_text(7 + sizeof eenn_model_digest, eenn_board_name), eenn_build_id));
 }
 
 /* Run stages until the exit decision lets the sample leave; record what happened. */

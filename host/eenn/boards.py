@@ -5,7 +5,7 @@ particular board.
 """
 
 import tomllib
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 
 from .errors import EennError
@@ -13,6 +13,7 @@ from .errors import EennError
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
 COUNTERS = ("dwt", "systick", "nrf-timer")
+FLASH_TOOLS = {"pyocd": "target", "openocd": "scripts", "nrfjprog": "target", "none": "note"}  # tool: key it needs
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class Power:
 @dataclass(frozen=True)
 class Flash:
     tool: str
-    target: "str | None" = None
+    target: "str | None" = None  # pyocd's target name, or nrfjprog's device family
+    scripts: tuple = ()  # openocd's configuration scripts
+    note: "str | None" = None  # tool "none": how the board is loaded instead
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,17 @@ def load(path: Path) -> Board:
             raw[key] = _section(cls, raw[key], f"{path} [{key}]")
     raw["aliases"] = tuple(raw.get("aliases", ()))
     raw["cflags"] = tuple(raw.get("cflags", ()))
+    if "flash" in raw:
+        raw["flash"] = replace(raw["flash"], scripts=tuple(raw["flash"].scripts))
     board = _section(Board, raw, str(path))
     if board.uart.driver not in UART_DRIVERS or (board.emulation and board.emulation.uart_driver not in UART_DRIVERS):
         raise EennError(f"{path}: UART driver must be one of {', '.join(UART_DRIVERS)}")
     if board.cost.counter not in COUNTERS:
         raise EennError(f"{path}: cost counter must be one of {', '.join(COUNTERS)}")
+    needed = FLASH_TOOLS.get(board.flash.tool)
+    if needed is None or not getattr(board.flash, needed):
+        raise EennError(f"{path} [flash]: tool must be one of {', '.join(FLASH_TOOLS)}, each with its key "
+                        f"({', '.join(f'{t}: {k}' for t, k in FLASH_TOOLS.items())})")
     return board
 
 

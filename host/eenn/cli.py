@@ -114,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, help="number of test samples (default: all)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    fl = sub.add_parser("flash", help="program a board with its firmware (pyocd, or the tool its board file names)")
+    fl.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    _build_location(fl)
+    fl.add_argument("--probe", help="the debug probe's unique id (default: the one connected)")
+    fl.add_argument("--image", type=Path, help="an ELF image to flash instead of the build's (its board is checked)")
+    fl.add_argument("--quiet", action="store_true", help="no progress bar")
+
     t = sub.add_parser("tradeoff", help="accuracy vs MACs of every decision mechanism: table and plot")
     _build_location(t)
     t.add_argument("--stream", action="store_true", help="on a stream of scenes made from the test split")
@@ -259,6 +266,19 @@ def _emulate(args) -> None:
                         f"first: {result.differences[0]}")
 
 
+def _flash(args) -> None:
+    from . import boards, firmware, flash, pipeline
+
+    board = boards.get(args.board)
+    if args.image:
+        elf, digest = args.image, None
+    else:
+        directory = args.out / args.name
+        elf, digest = firmware.build(directory, board).elf, firmware.model_digest(pipeline.load_manifest(directory))
+    flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
+    print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")
+
+
 def _tradeoff(args) -> None:
     from . import atomic, pipeline, streams, tradeoff
     from .simulate import StageChain
@@ -330,7 +350,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
-         "firmware": _firmware, "emulate": _emulate, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
+         "firmware": _firmware, "emulate": _emulate, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
          "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
