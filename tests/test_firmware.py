@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cobs import cobs
 
-from eenn import boards, decisions, emulate, firmware, link, pipeline
+from eenn import boards, decisions, emulate, firmware, link, pipeline, validation
 from eenn.errors import EennError
 from mechanisms import SPECS
 
@@ -63,7 +63,7 @@ def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
     board = boards.get(name)
     fw = firmware.build(directory, board, emulated=True)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES)
+        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES)
     assert result.samples == SAMPLES
     assert result.differences == []
     spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
@@ -83,7 +83,7 @@ def test_calibrated_thresholds_run_on_the_device_for_every_test_sample(build):
     thresholds = ", ".join(map(str, decision["spec"]["thresholds"]))
     assert f"#define EENN_DECISION_THRESHOLDS {{ {thresholds}, 0 }}" in (fw.directory / "decision_config.h").read_text()
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest))
+        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest))
     assert result.samples == len(records) and result.differences == []
     assert result.exit_histogram == decision["calibration"]["test"]["exit_histogram"]
     assert result.accuracy == decision["calibration"]["test"]["accuracy"]
@@ -96,7 +96,7 @@ def test_every_decision_mechanism_answers_as_the_host_under_qemu(build, mechanis
     board = boards.get("mps2-an386")
     fw = firmware.build(directory, board, emulated=True, decision=spec)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES,
+        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES,
                              decision=spec)
     assert result.differences == []
     assert result.exit_histogram == np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0],

@@ -6,7 +6,7 @@ import csv
 import numpy as np
 import pytest
 
-from eenn import boards, decisions, emulate, firmware, pipeline, streams
+from eenn import boards, decisions, emulate, firmware, pipeline, streams, validation
 from eenn.errors import EennError
 from eenn.simulate import StageChain
 from mechanisms import SPECS
@@ -84,7 +84,7 @@ def test_every_mechanism_answers_as_the_host_on_a_long_stream_under_qemu(default
     board = boards.get("mps2-an386")
     fw = firmware.build(directory, board, emulated=True, decision=spec)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), decision=spec)
+        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), decision=spec)
     assert result.samples == STEPS and result.differences == []
     expected = decisions.simulate(spec, records.probs, np.array([True] + [False] * (STEPS - 1)))[0]
     assert result.exit_histogram == np.bincount(expected, minlength=len(manifest["stages"])).tolist()

@@ -112,7 +112,24 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--board", required=True, help="board name or alias (see boards/)")
     _build_location(e)
     e.add_argument("--samples", type=int, help="number of test samples (default: all)")
+    e.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    v = sub.add_parser("validate", help="run the test split through a board's firmware on a serial port, every "
+                       "record checked against the host: accuracy, exits, cycles, latency, energy")
+    v.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    _build_location(v)
+    v.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL "
+                   "(socket://HOST:PORT, rfc2217://HOST:PORT)")
+    v.add_argument("--baud", type=int, help="line rate (default: the board file's)")
+    v.add_argument("--samples", type=int, help="number of test samples (default: all)")
+    v.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    rp = sub.add_parser("report", help="figures of a validate, emulate or monitor log: accuracy, exits, cycles per "
+                        "stage, latency and energy, and a plot")
+    rp.add_argument("--log", type=Path, required=True, help="the JSON-lines log")
+    rp.add_argument("--plot", type=Path, help="where the plot goes (default: the log's name with .png)")
 
     fl = sub.add_parser("flash", help="program a board with its firmware (pyocd, or the tool its board file names)")
     fl.add_argument("--board", required=True, help="board name or alias (see boards/)")
@@ -248,22 +265,71 @@ def _firmware(args) -> None:
 
 
 def _emulate(args) -> None:
-    from . import boards, costs, emulate, firmware, pipeline, report
+    from . import boards, costs, emulate, firmware, pipeline, report, validation
 
     board = boards.get(args.board)
     directory = args.out / args.name
     manifest = pipeline.load_manifest(directory)
     records = pipeline.load_records(directory, manifest, "test")
     fw = firmware.build(directory, board, emulated=True)
-    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = emulate.run(emulator.link, manifest, records, firmware.model_digest(manifest), args.samples,
-                             progress=not args.quiet)
+    with _optional_log(args.log) as log, emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), args.samples,
+                                progress=not args.quiet, board=board, log=log)
     predicted = costs.expected(result.exit_histogram,
                                costs.stage_instructions(board, pipeline.load_code_summary(directory)))
-    print(report.emulation_lines(board, result, emulate.estimate(board, result, emulated=True), predicted))
+    print(report.run_lines(board, result, validation.estimate(board, result), predicted))
+    _fail_on_differences(result)
+
+
+def _validate(args) -> None:
+    from . import boards, firmware, link, pipeline, report, validation
+
+    board = boards.get(args.board)
+    directory = args.out / args.name
+    manifest = pipeline.load_manifest(directory)
+    records = pipeline.load_records(directory, manifest, "test")
+    device = link.Link(args.port, baud=args.baud or board.uart.baud)
+    try:
+        with _optional_log(args.log) as log:
+            result = validation.run(device, manifest, records, firmware.model_digest(manifest), args.samples,
+                                    progress=not args.quiet, board=board, log=log)
+    finally:
+        device.close()
+    print(report.run_lines(board, result, validation.estimate(board, result)))
+    _fail_on_differences(result)
+
+
+def _optional_log(path: "Path | None"):
+    from contextlib import nullcontext
+
+    from .runlog import RunLog
+
+    return RunLog(path) if path else nullcontext()
+
+
+def _fail_on_differences(result, shown: int = 20) -> None:
+    """List the records that differ from the host simulator (the first `shown`) and fail."""
     if result.differences:
-        raise EennError(f"{len(result.differences)} of {result.samples} records differ from the host simulator; "
-                        f"first: {result.differences[0]}")
+        for line in result.differences[:shown]:
+            print(line)
+        if len(result.differences) > shown:
+            print(f"... and {len(result.differences) - shown} more")
+        raise EennError(f"{len(result.differences)} of {result.samples} records differ from the host simulator")
+
+
+def _report(args) -> None:
+    from . import boards, report, runlog, validation
+
+    entries = runlog.read(args.log)
+    result = validation.summarize(entries)
+    board = boards.get(result.board.partition("@")[0])
+    estimated = validation.estimate(board, result)
+    print(report.run_lines(board, result, estimated))
+    print(report.link_line(entries))
+    plot = args.plot or args.log.with_suffix(".png")
+    validation.plot(entries, result, estimated, plot)
+    print(f"wrote {plot}")
+    _fail_on_differences(result)
 
 
 def _flash(args) -> None:
@@ -350,7 +416,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
-         "firmware": _firmware, "emulate": _emulate, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
+         "firmware": _firmware, "emulate": _emulate, "validate": _validate, "report": _report, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
          "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)

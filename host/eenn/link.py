@@ -113,6 +113,8 @@ class Link:
     def request(self, kind: bytes, payload: bytes = b"") -> "tuple[bytes, bytes]":
         self.send_raw(encode(kind, payload))
         answer, body = self.receive()
+        while answer == INFO and kind != INFO_REQUEST:
+            answer, body = self.receive()  # a late answer to one of connect()'s repeated requests
         if answer == ERROR:
             raise DeviceError(body[0] if body else -1)
         return answer, body

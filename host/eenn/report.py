@@ -143,23 +143,40 @@ def cost_lines(board, model: dict) -> str:
     ])
 
 
-def emulation_lines(board, result, estimate: dict, predicted: "float | None" = None) -> str:
-    """What a run under QEMU measured, what it predicts for the real board, and what the cost
-    model predicted (instructions per inference) for the same exits."""
+def run_lines(board, result, estimate: dict, predicted: "float | None" = None) -> str:
+    """What a run on a device measured (QEMU or the board), what it means for the real board,
+    and what the cost model predicted (instructions per inference) for the same exits."""
     acc = "n/a" if result.accuracy is None else f"{100 * result.accuracy:.1f}%"
     hist = " / ".join(str(n) for n in result.exit_histogram)
-    same = "all identical to" if not result.differences else f"{len(result.differences)} differ from"
+    if not result.compared:
+        same = "not compared with"
+    else:
+        same = "all identical to" if not result.differences else f"{len(result.differences)} differ from"
+        same += "" if result.compared == result.samples else f" ({result.compared} compared)"
+    unit = "instructions" if estimate["emulated"] else "cycles"
+    stages = " / ".join("-" if c is None else f"{c:,.0f}" for c in estimate["stage_cycles"])
     lines = [
         f"{result.board} (build {result.build_id}): {result.samples} samples, records {same} the host simulator",
         f"accuracy {acc}; exits taken {hist}; mean cost {result.mean_cost:,.0f} {result.cost_unit} per inference"
         + (f" = {estimate['instructions']:,.0f} instructions" if estimate["instructions"] is not None else "")
         + (f" (cost model: {predicted:,.0f}, {100 * (predicted / estimate['instructions'] - 1):+.1f}%)"
            if predicted is not None and estimate["instructions"] else ""),
-        f"{board.name} estimate: {estimate['cycles']:,.0f} cycles = {1e3 * estimate['latency_s']:.2f} ms at "
-        f"{board.clock_hz / 1e6:g} MHz" + (f", {1e6 * estimate['energy_j']:.1f} uJ at {board.power.active_mw:g} mW"
-                                           if estimate["energy_j"] is not None else ", no power figure for this board"),
+        f"{unit} per stage, mean over the samples that ran it: {stages}",
+        f"{board.name}{' estimate' if estimate['emulated'] else ''}: {estimate['cycles']:,.0f} cycles = "
+        f"{1e3 * estimate['latency_s']:.2f} ms at {board.clock_hz / 1e6:g} MHz"
+        + (f", {1e6 * estimate['energy_j']:.1f} uJ at {board.power.active_mw:g} mW"
+           if estimate["energy_j"] is not None else ", no power figure for this board"),
     ]
     if estimate["emulated"]:
         lines.append(f"(QEMU counts instructions; {estimate['cycles_per_instruction']:g} cycle per instruction "
                      f"assumed.) {board.emulation.note}")
     return "\n".join(lines)
+
+
+def link_line(entries: list) -> str:
+    """What happened on the link over a log: sessions, drops, garbage, the firmware's text."""
+    count = lambda kind, event=None: sum(e["kind"] == kind and e.get("event") == event for e in entries)
+    texts = [e["text"] for e in entries if e["kind"] == "text"]
+    return (f"link: {count('info')} device start(s) seen, {count('event', 'disconnected')} disconnection(s), "
+            f"{count('event', 'garbage')} garbled frame(s) skipped; the firmware printed {len(texts)} line(s)"
+            + (f", the last: {texts[-1]!r}" if texts else ""))

@@ -1,0 +1,142 @@
+"""A build's test split through a device, every answer held against the host simulator.
+
+The device is anything a `link.Link` reaches: QEMU (`eenn emulate`) or a real board on a
+serial port (`eenn validate`). Each answer becomes a log entry (eenn.runlog); the result is
+summarized from those entries, so a log read back later (`eenn report`) gives the same figures.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import plots, runlog
+from .decisions import DecisionSpec, simulate
+from .emulate import CYCLES_PER_INSTRUCTION
+from .errors import EennError
+from .link import Link
+
+PERIPHERAL_TIMER_HZ = {"nrf-timer": 16_000_000}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    samples: int
+    differences: list  # one line per sample whose record differs from the host simulator
+    compared: int  # records held against the host simulator
+    exit_histogram: list
+    accuracy: "float | None"  # None unless every record has a label
+    mean_cost: float  # per inference, in cost_unit
+    stage_costs: list  # mean cost of each stage over the samples that ran it (None: never run)
+    cost_unit: str
+    board: str  # as the device names itself: "<board>" or, under QEMU, "<board>@<machine>"
+    build_id: str
+
+    @property
+    def emulated(self) -> bool:
+        return "@" in self.board
+
+
+def summarize(entries: list) -> RunResult:
+    """The figures of a run from its log entries."""
+    infos = [e for e in entries if e["kind"] == "info"]
+    if not infos:
+        raise EennError("the log has no info line: it does not say which device and model it comes from")
+    digests = sorted({e["model_digest"][:16] for e in infos})
+    if len(digests) > 1:
+        raise EennError(f"the log holds runs of {len(digests)} models ({', '.join(digests)}): report them apart")
+    info, records = infos[0], [e for e in entries if e["kind"] == "record"]
+    stages = info["stages"]
+    exits = np.bincount([r["exit"] for r in records], minlength=stages).tolist()
+    sums, runs = np.zeros(stages), np.zeros(stages)
+    for r in records:
+        sums[:len(r["cost"])] += r["cost"]
+        runs[:len(r["cost"])] += 1
+    labelled = bool(records) and all(r["label"] is not None for r in records)
+    differences = [_difference(r) for r in records if r["match"] is False]
+    return RunResult(
+        samples=len(records), differences=differences, compared=sum(r["match"] is not None for r in records),
+        exit_histogram=exits,
+        accuracy=float(np.mean([r["class"] == r["label"] for r in records])) if labelled else None,
+        mean_cost=float(np.mean([sum(r["cost"]) for r in records])) if records else 0.0,
+        stage_costs=[float(s / n) if n else None for s, n in zip(sums, runs)],
+        cost_unit=info["cost_unit"], board=info["board"], build_id=info["build_id"])
+
+
+def _difference(r: dict) -> str:
+    want = r["expected"]
+    return (f"sample {r['sequence']}: device exit {r['exit']} class {r['class']} probs {r['probs']}; "
+            f"host exit {want['exit']} class {want['class']} probs {want['probs']}")
+
+
+def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int | None" = None,
+        progress: bool = False, decision: "DecisionSpec | None" = None, board=None,
+        log: "runlog.RunLog | None" = None) -> RunResult:
+    """Send `samples` of the records' inputs (all by default) as one stream and compare every
+    answer with the host simulator (the build's decision, or `decision`, which the firmware
+    must have been built with): exit taken, class and that exit's int8 probabilities. With
+    `board`, the device must run firmware for that board (or its QEMU twin)."""
+    if records.inputs is None:
+        raise EennError("these records keep no inputs; run 'eenn build' again")
+    info = link.connect()
+    if board is not None and info.board.partition("@")[0] != board.name:
+        raise EennError(f"the device on {link.url} runs firmware for {info.board}, not {board.name}: "
+                        f"flash it with 'make flash BOARD={board.name}'")
+    if info.model_digest != model_digest:
+        raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
+                        f"expected {model_digest.hex()[:16]}): rebuild and reload its firmware")
+    n = len(records.inputs) if samples is None else min(samples, len(records.inputs))
+    spec = decision or DecisionSpec.from_dict(manifest["decision"]["spec"])
+    expected_exit, expected_class = simulate(spec, records.probs[:n])  # the samples as one stream
+    link.reset()
+    entries = [_logged(log, "info", runlog.info_entry(info))]
+    indices = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc=f"{info.board}", unit="sample", leave=False)
+    for i in indices:
+        r = link.infer(i, records.inputs[i], info.classes)
+        k = int(expected_exit[i])
+        expected = {"exit": k, "class": int(expected_class[i]), "probs": records.probs[i, k].tolist()}
+        label = int(records.labels[i]) if records.labels[i] >= 0 else None
+        entries.append(_logged(log, "record", runlog.record_entry(r, label, expected)))
+    return summarize(entries)
+
+
+def _logged(log: "runlog.RunLog | None", kind: str, fields: dict) -> dict:
+    return log.write(kind, **fields) if log is not None else {"kind": kind, **fields}
+
+
+def estimate(board, result: RunResult) -> dict:
+    """The real board's cycles, latency and energy per inference (and cycles per stage) from the
+    measured costs: DWT or SysTick counts on a board, instruction counts under QEMU."""
+    if result.emulated:
+        per_count = 1e9 / board.emulation.systick_hz * CYCLES_PER_INSTRUCTION  # icount: 1 ns per instruction
+    else:
+        per_count = board.clock_hz / PERIPHERAL_TIMER_HZ.get(board.cost.counter, board.clock_hz)
+    cycles = result.mean_cost * per_count
+    seconds, energy = board.latency_energy(cycles)
+    return {"instructions": cycles / CYCLES_PER_INSTRUCTION if result.emulated else None, "cycles": cycles,
+            "stage_cycles": [None if c is None else c * per_count for c in result.stage_costs],
+            "latency_s": seconds, "energy_j": energy, "emulated": result.emulated,
+            "cycles_per_instruction": CYCLES_PER_INSTRUCTION if result.emulated else None}
+
+
+def plot(entries: list, result: RunResult, estimated: dict, path) -> None:
+    """Samples per exit (bars) and the mean cycles of the samples that took it (line)."""
+    records = [e for e in entries if e["kind"] == "record"]
+    exits = range(len(result.exit_histogram))
+    per_count = estimated["cycles"] / result.mean_cost if result.mean_cost else 1.0
+    cycles = [per_count * np.mean([sum(r["cost"]) for r in records if r["exit"] == k] or [np.nan]) for k in exits]
+    unit = "cycles (QEMU instructions)" if result.emulated else "cycles"
+    fig, ax = plots.figure()
+    ax.bar(exits, result.exit_histogram, color="tab:blue", alpha=0.7, label="samples")
+    ax.set_xticks(list(exits), [f"exit {k}" for k in exits])
+    right = ax.twinx()
+    right.plot(exits, cycles, "o-", color="tab:red", label=f"mean {unit}")
+    right.set_ylabel(f"{unit} per inference")
+    right.set_ylim(bottom=0)
+    handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
+    acc = "" if result.accuracy is None else f", accuracy {100 * result.accuracy:.1f}%"
+    plots.save(fig, ax, path, f"{result.board}, build {result.build_id}\n{result.samples} samples{acc}",
+               "exit taken", "samples", handles=handles, loc="upper center")

@@ -1,0 +1,110 @@
+"""`eenn validate` against firmware on a real tty device (QEMU's UART on a pseudo-terminal),
+its JSON-lines log, and `eenn report` reading that log back to the same figures."""
+
+import json
+
+import pytest
+
+from eenn import boards, cli, emulate, firmware, pipeline, runlog, validation
+from eenn.errors import EennError
+
+SAMPLES = 300
+
+
+@pytest.fixture(scope="module")
+def build(default_build):
+    pipeline.generate(default_build.directory)
+    return default_build.directory
+
+
+@pytest.fixture(scope="module")
+def nrf52_qemu(build):
+    """The nRF52840's QEMU image running, its UART on a pseudo-terminal nobody has opened."""
+    board = boards.get("nrf52")
+    fw = firmware.build(build, board, emulated=True)
+    with emulate.Emulator(fw.elf, board.emulation.machine, serial="pty", connect=False) as emulator:
+        assert emulator.url.startswith("/dev/pts/")
+        yield emulator
+
+
+def test_validate_on_a_pty_has_no_mismatch_and_its_log_reads_back(build, nrf52_qemu, tmp_path, capsys):
+    log = tmp_path / "validate.jsonl"
+    status = cli.main(["validate", "--board", "nrf52", "--port", nrf52_qemu.url, "--name", build.name,
+                       "--out", str(build.parent), "--samples", str(SAMPLES), "--log", str(log), "--quiet"])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK, out
+    assert f"{SAMPLES} samples, records all identical to the host simulator" in out
+    assert "instructions per stage, mean over the samples that ran it" in out
+
+    entries = runlog.read(log)
+    assert [e["kind"] for e in entries] == ["info"] + ["record"] * SAMPLES
+    assert all(e["match"] is True and e["label"] is not None for e in entries[1:])
+    assert [e["sequence"] for e in entries[1:]] == list(range(SAMPLES))
+
+    status = cli.main(["report", "--log", str(log)])
+    report = capsys.readouterr().out
+    assert status == cli.EXIT_OK
+    assert out.splitlines()[:4] == report.splitlines()[:4]  # the same figures from the log
+    assert (tmp_path / "validate.png").stat().st_size > 0
+
+
+def test_a_device_running_another_board_s_firmware_is_refused(build, nrf52_qemu):
+    manifest = pipeline.load_manifest(build)
+    records = pipeline.load_records(build, manifest, "test")
+    from eenn.link import Link
+
+    device = Link(nrf52_qemu.url, timeout=5)
+    try:
+        with pytest.raises(EennError, match="runs firmware for nrf52840@mps2-an386, not stm32f405"):
+            validation.run(device, manifest, records, firmware.model_digest(manifest), 5, board=boards.get("stm32f405"))
+        with pytest.raises(EennError, match="runs another model"):
+            validation.run(device, manifest, records, bytes(32), 5)
+    finally:
+        device.close()
+
+
+def test_a_missing_port_is_one_line(build, capsys):
+    status = cli.main(["validate", "--board", "nrf52", "--port", "/dev/does-not-exist", "--name", build.name,
+                       "--out", str(build.parent)])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_ERROR and err.count("\n") == 1 and "cannot open /dev/does-not-exist" in err
+
+
+def _record(sequence, exit_, cls, cost, label=None, match=None, expected=None):
+    entry = {"kind": "record", "time": 0, "sequence": sequence, "exit": exit_, "class": cls, "probs": [0, 1],
+             "cost": cost, "cost_unit": "cycles", "label": label, "match": match}
+    if expected is not None:
+        entry["expected"] = expected
+    return entry
+
+
+INFO = {"kind": "info", "time": 0, "board": "nrf52840", "build_id": "b1", "model_digest": "ab" * 32, "stages": 3,
+        "classes": 2, "cost_unit": "cycles"}
+
+
+def test_a_summary_counts_exits_stages_and_mismatches():
+    wrong = {"exit": 2, "class": 0, "probs": [1, 0]}
+    entries = [INFO, _record(0, 0, 1, [100], 1, True), _record(1, 2, 0, [100, 200, 300], 1, False, wrong),
+               {"kind": "text", "time": 0, "text": "hello"}]
+    result = validation.summarize(entries)
+    assert result.samples == 2 and result.exit_histogram == [1, 0, 1]
+    assert result.stage_costs == [100.0, 200.0, 300.0] and result.mean_cost == 350.0
+    assert result.accuracy == 0.5 and result.compared == 2 and not result.emulated
+    assert len(result.differences) == 1 and result.differences[0].startswith("sample 1: device exit 2 class 0")
+    estimated = validation.estimate(boards.get("nrf52"), result)  # DWT counts cycles at 64 MHz
+    assert estimated["cycles"] == 350.0 and estimated["latency_s"] == pytest.approx(350 / 64e6)
+    unlabelled = validation.summarize([INFO, _record(0, 0, 1, [100])])
+    assert unlabelled.accuracy is None and unlabelled.compared == 0
+
+
+def test_logs_without_info_mixing_models_or_with_bad_lines_are_refused(tmp_path):
+    with pytest.raises(EennError, match="no info line"):
+        validation.summarize([_record(0, 0, 1, [100])])
+    with pytest.raises(EennError, match="runs of 2 models"):
+        validation.summarize([INFO, {**INFO, "model_digest": "cd" * 32}])
+    log = tmp_path / "bad.jsonl"
+    log.write_text(json.dumps(INFO) + "\n{not json\n")
+    with pytest.raises(EennError, match=r"bad.jsonl:2: not a log line"):
+        runlog.read(log)
+    log.write_text(json.dumps(INFO) + '\n{"kind": "rec')  # cut short by a crash: the last line is left out
+    assert runlog.read(log) == [INFO]
