@@ -10,8 +10,11 @@ OBJECTIVE ?= macs
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
+REPLAY ?=
+REPLAY_FLAG := $(if $(REPLAY),--replay $(REPLAY),)
+LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test build generate firmware emulate flash search costs bench clean
+.PHONY: setup apt-packages test build generate firmware emulate flash validate monitor search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -51,9 +54,10 @@ generate: build $(SOURCES_DONE)
 $(SOURCES_DONE): $(MANIFEST) $(TEMPLATE_FILES)
 	$(EENN) generate --name $(NAME)
 
-## firmware: the main job: firmware for BOARD in generated/NAME/BOARD/ (.elf, .hex, .bin, size report)
+## firmware: the main job: firmware for BOARD in generated/NAME/BOARD/ (.elf, .hex, .bin, size report);
+## REPLAY=<n>|all: an image that replays n test samples forever instead of serving a host (for make monitor)
 firmware: generate
-	$(EENN) firmware --board $(BOARD) --name $(NAME)
+	$(EENN) firmware --board $(BOARD) --name $(NAME) $(REPLAY_FLAG)
 
 ## emulate: BOARD's firmware under QEMU on the test split, every record checked against the host
 emulate: generate
@@ -61,7 +65,17 @@ emulate: generate
 
 ## flash: program BOARD with its firmware (pyocd, or the tool its board file names); PROBE=<id> picks a probe
 flash: generate
-	$(EENN) flash --board $(BOARD) --name $(NAME) $(if $(PROBE),--probe $(PROBE),)
+	$(EENN) flash --board $(BOARD) --name $(NAME) $(REPLAY_FLAG) $(if $(PROBE),--probe $(PROBE),)
+
+## validate: the test split through the board on PORT, every record checked against the host
+validate: generate
+	$(if $(PORT),,$(error set PORT to the board's serial port, e.g. PORT=/dev/ttyACM0))
+	$(EENN) validate --board $(BOARD) --name $(NAME) --port $(PORT)
+
+## monitor: collect what the board on PORT sends (live summary, JSON-lines log in LOG); Ctrl-C stops
+monitor: setup
+	$(if $(PORT),,$(error set PORT to the board's serial port, e.g. PORT=/dev/ttyACM0))
+	$(EENN) monitor --port $(PORT) --board $(BOARD) --log $(LOG) $(if $(wildcard $(MANIFEST)),--name $(NAME),)
 
 ## search: where to put exits and how big their heads are, under BOARD's budget (Pareto front, chosen project);
 ## OBJECTIVE=macs, cycles or energy is the expected cost it minimizes

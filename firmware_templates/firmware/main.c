@@ -1,7 +1,11 @@
 /* The device side of eenn: receive a sample, run the stages until the exit decision says
  * stop, answer with a record. Frames are COBS-encoded with a CRC-32 (protocol.h); a bad
  * frame gets an error record and the firmware goes on serving. The exit decision keeps its
- * state across samples (temporal mechanisms) until a reset frame starts a new stream. */
+ * state across samples (temporal mechanisms) until a reset frame starts a new stream.
+ *
+ * A replay build (EENN_REPLAY) serves no host: it runs the test samples built into it, pass
+ * after pass, each pass one stream that begins with an info frame and a text line, and
+ * sends a record for every sample, for `eenn monitor` to collect. */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,11 +20,18 @@
 #define ENCODED_MAX (DECODED_MAX + DECODED_MAX / 254 + 2)
 #define RECORD_BYTES (1 + 6 + EENN_NUM_CLASSES + 4 * EENN_NUM_STAGES)
 #define INFO_BYTES (1 + 6 + 32 + 2 + sizeof EENN_BOARD_NAME + sizeof EENN_BUILD_ID)
-#define REPLY_MAX ((RECORD_BYTES > INFO_BYTES ? RECORD_BYTES : INFO_BYTES) + 4)
+#define TEXT_BYTES 64
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define REPLY_MAX (MAX(MAX(RECORD_BYTES, INFO_BYTES), 1 + TEXT_BYTES) + 4)
+
+#if EENN_REPLAY
+extern const int8_t eenn_replay_inputs[][EENN_INPUT_BYTES]; /* replay_samples.c */
+extern const uint32_t eenn_replay_count;
+#endif
 
 static uint8_t arena[EENN_ARENA_BYTES] __attribute__((aligned(EENN_ARENA_ALIGNMENT)));
-static uint8_t frame[ENCODED_MAX];
 static uint8_t reply[REPLY_MAX];
+
 /* The image's identity, read from the ELF by the host before flashing (eenn.flash); kept in
  * its own section so that neither the compiler nor the linker drops it. */
 #define IDENTITY __attribute__((section(".eenn_identity"), used))
@@ -38,25 +49,6 @@ static uint32_t crc32(const uint8_t *data, uint32_t length)
         }
     }
     return ~crc;
-}
-
-/* In-place COBS decoding; returns the decoded length, or -1 if `length` bytes are not COBS. */
-static int32_t cobs_decode(uint8_t *data, uint32_t length)
-{
-    uint32_t read = 0, written = 0;
-    while (read < length) {
-        const uint8_t code = data[read++];
-        if (code == 0 || read + code - 1u > length) {
-            return -1;
-        }
-        for (uint8_t i = 1; i < code; ++i) {
-            data[written++] = data[read++];
-        }
-        if (code != 0xFF && read < length) {
-            data[written++] = 0;
-        }
-    }
-    return (int32_t)written;
 }
 
 /* COBS-encode and send a reply of `length` bytes (type and payload), CRC appended. */
@@ -84,13 +76,6 @@ static void send(uint32_t length)
     uart_write(0);
 }
 
-static void send_error(uint8_t code)
-{
-    reply[0] = FRAME_ERROR;
-    reply[1] = code;
-    send(2);
-}
-
 static uint32_t put_text(uint32_t at, const char *text)
 {
     const uint32_t length = (uint32_t)strlen(text);
@@ -113,9 +98,9 @@ static void send_info(void)
 }
 
 /* Run stages until the exit decision lets the sample leave; record what happened. */
-static void infer(const uint8_t *payload)
+static void infer(uint16_t sequence, const void *input)
 {
-    memcpy(eenn_input(arena), payload + 2, EENN_INPUT_BYTES);
+    memcpy(eenn_input(arena), input, EENN_INPUT_BYTES);
     uint32_t cost[EENN_NUM_STAGES];
     const int8_t *probs = 0;
     int32_t stage = 0, predicted = -1;
@@ -129,8 +114,8 @@ static void infer(const uint8_t *payload)
     }
     --stage;
     reply[0] = FRAME_RECORD;
-    reply[1] = payload[0];
-    reply[2] = payload[1];
+    reply[1] = (uint8_t)(sequence & 0xFF);
+    reply[2] = (uint8_t)(sequence >> 8);
     reply[3] = (uint8_t)stage;
     reply[4] = (uint8_t)predicted;
     reply[5] = (uint8_t)(stage + 1);
@@ -143,6 +128,74 @@ static void infer(const uint8_t *payload)
         }
     }
     send(at);
+}
+
+#if EENN_REPLAY
+static uint32_t put_chars(uint32_t at, const char *text)
+{
+    while (*text && at < 1 + TEXT_BYTES) {
+        reply[at++] = (uint8_t)*text++;
+    }
+    return at;
+}
+
+static uint32_t put_decimal(uint32_t at, uint32_t value)
+{
+    char digits[11];
+    int count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value);
+    while (count && at < 1 + TEXT_BYTES) {
+        reply[at++] = (uint8_t)digits[--count];
+    }
+    return at;
+}
+
+int main(void)
+{
+    uart_init();
+    counter_init();
+    uart_write(0); /* ends whatever frame a reset cut short */
+    for (uint32_t pass = 1;; ++pass) {
+        send_info();
+        reply[0] = FRAME_TEXT;
+        uint32_t at = put_decimal(put_chars(1, "replay pass "), pass);
+        send(put_chars(put_decimal(put_chars(at, ": "), eenn_replay_count), " test samples"));
+        eenn_decision_reset();
+        for (uint32_t i = 0; i < eenn_replay_count; ++i) {
+            infer((uint16_t)i, eenn_replay_inputs[i]);
+        }
+    }
+}
+#else
+static uint8_t frame[ENCODED_MAX];
+
+/* In-place COBS decoding; returns the decoded length, or -1 if `length` bytes are not COBS. */
+static int32_t cobs_decode(uint8_t *data, uint32_t length)
+{
+    uint32_t read = 0, written = 0;
+    while (read < length) {
+        const uint8_t code = data[read++];
+        if (code == 0 || read + code - 1u > length) {
+            return -1;
+        }
+        for (uint8_t i = 1; i < code; ++i) {
+            data[written++] = data[read++];
+        }
+        if (code != 0xFF && read < length) {
+            data[written++] = 0;
+        }
+    }
+    return (int32_t)written;
+}
+
+static void send_error(uint8_t code)
+{
+    reply[0] = FRAME_ERROR;
+    reply[1] = code;
+    send(2);
 }
 
 static void serve(uint32_t encoded_length)
@@ -164,7 +217,7 @@ static void serve(uint32_t encoded_length)
     } else if (frame[0] == FRAME_INFO_REQUEST) {
         body == 1 ? send_info() : send_error(ERROR_LENGTH);
     } else if (frame[0] == FRAME_SAMPLE) {
-        body == 1 + SAMPLE_PAYLOAD ? infer(frame + 1) : send_error(ERROR_LENGTH);
+        body == 1 + SAMPLE_PAYLOAD ? infer((uint16_t)(frame[1] | frame[2] << 8), frame + 3) : send_error(ERROR_LENGTH);
     } else if (frame[0] == FRAME_RESET) {
         eenn_decision_reset();
         reply[0] = FRAME_ACK;
@@ -178,6 +231,7 @@ int main(void)
 {
     uart_init();
     counter_init();
+    uart_write(0); /* ends whatever frame a reset cut short */
     eenn_decision_reset();
     uint32_t length = 0;
     int overflow = 0;
@@ -199,3 +253,4 @@ int main(void)
         }
     }
 }
+#endif

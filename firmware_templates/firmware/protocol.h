@@ -14,6 +14,7 @@
  *                                           u8 cost unit, int8 probabilities of the exit taken
  *                                           (classes), u32 cost of each stage run
  *                   'k' acknowledged        (no payload), after a reset
+ *                   't' text                a line for humans (UTF-8, no terminator), unasked
  *                   'e' error               u8 error code
  */
 #ifndef EENN_PROTOCOL_H
@@ -29,6 +30,7 @@ enum {
     FRAME_INFO = 'i',
     FRAME_RECORD = 'r',
     FRAME_ERROR = 'e',
+    FRAME_TEXT = 't',
 };
 
 enum {

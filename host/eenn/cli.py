@@ -27,6 +27,33 @@ def _names(text: str) -> tuple:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _replay(text: str) -> "int | str":
+    if text == "all":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of samples (or 'all')")
+    return count
+
+
+def _add_replay(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replay", type=_replay, help="an image that replays this many test samples (or 'all') "
+                   "forever, sending a record for each, instead of serving a host (see 'eenn monitor')")
+
+
+def _replay_count(value, directory: Path) -> int:
+    """--replay as a number of samples (0: no replay)."""
+    if value != "all":
+        return value or 0
+    from . import pipeline
+
+    manifest = pipeline.load_manifest(directory)
+    return len(pipeline.load_records(directory, manifest, "test").labels)
+
+
 def _build_location(p: argparse.ArgumentParser) -> None:
     """--name and --out: which build under which output root a command reads."""
     p.add_argument("--name", default="default", help="build name: OUT/NAME/ (default: default)")
@@ -107,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--board", required=True, help="board name or alias (see boards/)")
     _build_location(f)
     f.add_argument("--emulated", action="store_true", help="the image for the board's QEMU machine")
+    _add_replay(f)
 
     e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
     e.add_argument("--board", required=True, help="board name or alias (see boards/)")
@@ -126,6 +154,18 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    m = sub.add_parser("monitor", help="collect a board's records and text lines from a serial port: live "
+                       "summary, JSON-lines log; reconnects after a reset or unplug")
+    m.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL")
+    m.add_argument("--board", help="board name or alias: its baud rate (default 115200)")
+    m.add_argument("--baud", type=int, help="line rate (default: the board's, or 115200)")
+    m.add_argument("--name", help="the build the device runs (generated/NAME/): labels its records and "
+                   "checks them against the host simulator")
+    m.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    m.add_argument("--log", type=Path, help="append everything received to this JSON-lines log (read by 'eenn report')")
+    m.add_argument("--records", type=int, help="stop after this many records (default: Ctrl-C)")
+    m.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+
     rp = sub.add_parser("report", help="figures of a validate, emulate or monitor log: accuracy, exits, cycles per "
                         "stage, latency and energy, and a plot")
     rp.add_argument("--log", type=Path, required=True, help="the JSON-lines log")
@@ -136,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(fl)
     fl.add_argument("--probe", help="the debug probe's unique id (default: the one connected)")
     fl.add_argument("--image", type=Path, help="an ELF image to flash instead of the build's (its board is checked)")
+    _add_replay(fl)
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = sub.add_parser("tradeoff", help="accuracy vs MACs of every decision mechanism: table and plot")
@@ -258,10 +299,13 @@ def _firmware(args) -> None:
     from . import boards, costs, firmware, report
 
     board = boards.get(args.board)
-    fw = firmware.build(args.out / args.name, board, emulated=args.emulated)
+    directory = args.out / args.name
+    fw = firmware.build(directory, board, emulated=args.emulated, replay=_replay_count(args.replay, directory))
     print(report.firmware_lines(fw.size))
     print(report.cost_lines(board, costs.model_costs(args.out / args.name, board)))
-    print(f"{'built' if fw.rebuilt else 'up to date'}: {fw.directory}/ (firmware.elf, .hex, .bin; build {fw.build_id})")
+    what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
+    print(f"{'built' if fw.rebuilt else 'up to date'}: {fw.directory}/ (firmware.elf, .hex, .bin; build {fw.build_id}; "
+          f"{what})")
 
 
 def _emulate(args) -> None:
@@ -317,6 +361,31 @@ def _fail_on_differences(result, shown: int = 20) -> None:
         raise EennError(f"{len(result.differences)} of {result.samples} records differ from the host simulator")
 
 
+def _monitor(args) -> None:
+    from . import boards, firmware, monitor, pipeline
+
+    baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
+    expectation = None
+    if args.name:
+        directory = args.out / args.name
+        manifest = pipeline.load_manifest(directory)
+        expectation = monitor.Expectation.of(manifest, pipeline.load_records(directory, manifest, "test"),
+                                             firmware.model_digest(manifest))
+    live = sys.stderr.isatty()
+
+    def show(tally):
+        if live:
+            print(f"\r\033[K{args.port}: {tally.line()}", end="", file=sys.stderr, flush=True)
+
+    with _optional_log(args.log) as log:
+        tally = monitor.Monitor(args.port, baud, log, expectation).run(args.records, args.seconds, show)
+    if live:
+        print(file=sys.stderr)
+    print(f"{args.port}: {tally.line()}")
+    if args.log:
+        print(f"wrote {args.log} (read it with 'eenn report --log {args.log}')")
+
+
 def _report(args) -> None:
     from . import boards, report, runlog, validation
 
@@ -340,7 +409,8 @@ def _flash(args) -> None:
         elf, digest = args.image, None
     else:
         directory = args.out / args.name
-        elf, digest = firmware.build(directory, board).elf, firmware.model_digest(pipeline.load_manifest(directory))
+        fw = firmware.build(directory, board, replay=_replay_count(args.replay, directory))
+        elf, digest = fw.elf, firmware.model_digest(pipeline.load_manifest(directory))
     flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
     print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")
 
@@ -416,7 +486,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
-         "firmware": _firmware, "emulate": _emulate, "validate": _validate, "report": _report, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
+         "firmware": _firmware, "emulate": _emulate, "validate": _validate, "monitor": _monitor, "report": _report, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
          "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)

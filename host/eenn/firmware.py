@@ -1,6 +1,7 @@
 """Firmware for one board: the generated model, startup code, the board's UART and cost
 counter drivers and the serving loop (firmware_templates/firmware/), compiled with
-arm-none-eabi-gcc into generated/<name>/<board>/ (or <board>-qemu/ for the emulated twin).
+arm-none-eabi-gcc into generated/<name>/<board>/ (or <board>-qemu/ for the emulated twin;
+-replay for a build that replays test samples built into it instead of serving a host).
 
 The model is checked against the board's budgets before compiling (with the numbers),
 the linker enforces them again, and the size report gives flash and RAM per section from
@@ -39,6 +40,7 @@ LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--
 EXCEPTION_FRAME = {True: 104, False: 32}  # bytes the core stacks on an interrupt, with and without FP context
 SIZE_REPORT = "size.json"
 SIZE_TEXT = "size.txt"
+SEQUENCES = 1 << 16  # a record's sequence number is 16 bits (protocol.h)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Firmware:
     directory: Path
     board: boards.Board
     emulated: bool
+    replay: int  # test samples the image replays; 0: it serves a host
     build_id: str
     size: dict
     rebuilt: bool
@@ -60,17 +63,19 @@ def model_digest(manifest: dict) -> bytes:
     return hashlib.sha256("".join(s["sha256"] for s in manifest["stages"]).encode()).digest()
 
 
-def output_directory(directory: Path, board: boards.Board, emulated: bool) -> Path:
-    return Path(directory) / (f"{board.name}-qemu" if emulated else board.name)
+def output_directory(directory: Path, board: boards.Board, emulated: bool, replay: int = 0) -> Path:
+    return Path(directory) / (board.name + ("-qemu" if emulated else "") + ("-replay" if replay else ""))
 
 
-def _check_budget(board: boards.Board, code: dict) -> None:
+def _check_budget(board: boards.Board, code: dict, replay_bytes: int = 0) -> None:
     ram = code["arena_bytes"] + STACK_BYTES
-    if ram > board.memory.ram_bytes or code["weight_bytes"] > board.memory.flash_bytes:
+    constants = code["weight_bytes"] + replay_bytes
+    if ram > board.memory.ram_bytes or constants > board.memory.flash_bytes:
+        samples = f" and replayed samples {replay_bytes:,}" if replay_bytes else ""
         raise EennError(
             f"the model does not fit {board.name}: it needs at least {ram:,} bytes of RAM (arena "
             f"{code['arena_bytes']:,} + stack {STACK_BYTES:,}) of {board.memory.ram_bytes:,}, and "
-            f"{code['weight_bytes']:,} bytes of flash for constants of {board.memory.flash_bytes:,}")
+            f"{constants:,} bytes of flash for constants{samples} of {board.memory.flash_bytes:,}")
 
 
 def _run(cmd: list, what: str) -> None:
@@ -126,11 +131,11 @@ def decision_config(spec: decisions.DecisionSpec, num_stages: int) -> str:
         spec=spec, version=version("eenn"), definitions=decisions.c_definitions(spec, num_stages))
 
 
-def _render(board, emulated, model_name: str, digest: bytes, build_id: str) -> dict:
+def _render(board, emulated, model_name: str, digest: bytes, build_id: str, replay: bool = False) -> dict:
     """The board's configuration header, linker script and driver sources."""
     env = _environment()
     counter = "systick" if emulated else board.cost.counter
-    context = dict(board=board, emulated=emulated, version=version("eenn"), model_name=model_name,
+    context = dict(board=board, emulated=emulated, replay=replay, version=version("eenn"), model_name=model_name,
                    build_id=build_id, digest=[f"0x{b:02x}" for b in digest],
                    cost_unit=COST_UNITS[counter],
                    uart=board.emulated_uart if emulated else board.uart, stack_bytes=STACK_BYTES,
@@ -181,37 +186,56 @@ def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
     return Path(out) / "firmware.elf"
 
 
+def replay_samples(manifest: dict, records, count: int) -> str:
+    """replay_samples.c: the first `count` quantized test inputs, for a replay build."""
+    if records.inputs is None:
+        raise EennError("these records keep no inputs; run 'eenn build' again")
+    if not 1 <= count <= min(len(records.inputs), SEQUENCES):
+        raise EennError(f"cannot replay {count} samples: the test split has {len(records.inputs)}, and a record's "
+                        f"sequence number tells {SEQUENCES:,} apart")
+    samples = records.inputs[:count].reshape(count, -1).astype(int).tolist()
+    return _environment().get_template("replay_samples.c.j2").render(
+        count=count, samples=samples, model_name=manifest["name"], version=version("eenn"))
+
+
 def build(directory: Path, board: boards.Board, emulated: bool = False,
-          decision: "decisions.DecisionSpec | None" = None) -> Firmware:
+          decision: "decisions.DecisionSpec | None" = None, replay: int = 0) -> Firmware:
     """The firmware of the build in `directory` for `board`, with the build's exit decision
-    unless `decision` replaces it."""
+    unless `decision` replaces it; with `replay`, an image that replays that many test
+    samples forever instead of serving a host."""
     directory = Path(directory)
     if emulated and board.emulation is None:
         raise EennError(f"board {board.name} has no emulation entry")
     manifest = pipeline.load_manifest(directory)
     src = directory / pipeline.SOURCES
     code = pipeline.load_code_summary(directory)
-    _check_budget(board, code)
+    generated, replay_bytes = {}, 0
+    if replay:
+        records = pipeline.load_records(directory, manifest, "test")
+        generated["replay_samples.c"] = replay_samples(manifest, records, replay)
+        replay_bytes = replay * records.inputs[0].size
+    _check_budget(board, code, replay_bytes)
     _check_tools()
 
     placeholder = "@BUILD_ID@"
     spec = decision or decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    rendered = _render(board, emulated, manifest["name"], model_digest(manifest), placeholder)
+    rendered = _render(board, emulated, manifest["name"], model_digest(manifest), placeholder, bool(replay))
     rendered["decision_config.h"] = decision_config(spec, len(manifest["stages"]))
     sources = sorted(src.glob("*.c")) + [SOURCES / name for name in ["main.c", "decision.c", *rendered["sources"]]]
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
     flags = [*board.cflags, *CFLAGS]
     digest = hashlib.sha256()
     for part in [*(p.read_bytes() for p in sources + headers), rendered["firmware_config.h"].encode(),
-                 rendered["decision_config.h"].encode(), rendered["linker.ld"].encode(), " ".join(flags + list(LDFLAGS)).encode()]:
+                 rendered["decision_config.h"].encode(), rendered["linker.ld"].encode(),
+                 *(text.encode() for text in generated.values()), " ".join(flags + list(LDFLAGS)).encode()]:
         digest.update(hashlib.sha256(part).digest())
     build_id = digest.hexdigest()[:16]
 
-    out = output_directory(directory, board, emulated)
+    out = output_directory(directory, board, emulated, replay)
     try:
         size = json.loads((out / SIZE_REPORT).read_text())
         if size["build_id"] == build_id and (out / "firmware.elf").exists():
-            return Firmware(out, board, emulated, build_id, size, rebuilt=False)
+            return Firmware(out, board, emulated, replay, build_id, size, rebuilt=False)
     except (FileNotFoundError, json.JSONDecodeError, KeyError):
         pass
 
@@ -219,7 +243,9 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"].replace(placeholder, build_id))
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
         (tmp / "decision_config.h").write_text(rendered["decision_config.h"])
-        elf = _compile(tmp, sources, src, board, [CALL_GRAPH])
+        for name, text in generated.items():
+            (tmp / name).write_text(text)
+        elf = _compile(tmp, sources + [tmp / name for name in generated], src, board, [CALL_GRAPH])
         _run([OBJCOPY, "-O", "ihex", elf, tmp / "firmware.hex"], "objcopy")
         _run([OBJCOPY, "-O", "binary", elf, tmp / "firmware.bin"], "objcopy")
         sections = _section_sizes(elf, board, rendered["ram_origin"])
@@ -228,7 +254,7 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
             raise EennError(f"{board.name}: the deepest call chain needs {stack['worst']:,} bytes of stack; "
                             f"{STACK_BYTES:,} are reserved")
         size = {
-            "build_id": build_id, "board": board.name, "emulated": emulated,
+            "build_id": build_id, "board": board.name, "emulated": emulated, "replay": replay,
             "flash_bytes": sum(s["bytes"] for s in sections.values() if s["flash"]),
             "flash_budget": board.memory.flash_bytes,
             "ram_bytes": sum(s["bytes"] for s in sections.values() if s["ram"]),
@@ -236,4 +262,4 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         }
         atomic.write_json(tmp / SIZE_REPORT, size)
         (tmp / SIZE_TEXT).write_text(firmware_lines(size) + "\n")
-    return Firmware(out, board, emulated, build_id, size, rebuilt=True)
+    return Firmware(out, board, emulated, replay, build_id, size, rebuilt=True)

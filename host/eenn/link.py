@@ -16,7 +16,7 @@ from cobs import cobs
 from .errors import EennError
 
 PROTOCOL_VERSION = 1
-INFO_REQUEST, SAMPLE, RESET, INFO, RECORD, ACK, ERROR = b"I", b"S", b"R", b"i", b"r", b"k", b"e"
+INFO_REQUEST, SAMPLE, RESET, INFO, RECORD, ACK, ERROR, TEXT = b"I", b"S", b"R", b"i", b"r", b"k", b"e", b"t"
 ERRORS = {1: "framing", 2: "crc", 3: "length", 4: "command"}
 COST_UNITS = {0: "cycles", 1: "systick ticks", 2: "timer ticks"}
 
@@ -73,6 +73,56 @@ def decode(frame: bytes) -> "tuple[bytes, bytes]":
     if len(body) < 5 or struct.unpack("<I", body[-4:])[0] != zlib.crc32(body[:-4]):
         raise LinkError(f"a frame from the device fails its CRC: {frame[:32].hex()}")
     return body[:1], body[1:-4]
+
+
+def parse_info(body: bytes) -> Info:
+    if len(body) < 39:
+        raise LinkError(f"an info frame of {len(body)} bytes is too short")
+    version, stages, classes, unit, input_bytes = struct.unpack_from("<BBBBH", body)
+    digest = body[6:38]
+    board_length = body[38]
+    board = body[39:39 + board_length].decode(errors="replace")
+    build = body[40 + board_length:40 + board_length + body[39 + board_length]].decode(errors="replace")
+    return Info(version, stages, classes, COST_UNITS.get(unit, str(unit)), input_bytes, digest, board, build)
+
+
+def parse_record(body: bytes) -> Record:
+    """A record frame's payload; its length gives the number of classes."""
+    if len(body) < 6:
+        raise LinkError(f"a record frame of {len(body)} bytes is too short")
+    seq, exit_taken, predicted, stages_run, unit = struct.unpack_from("<HBBBB", body)
+    classes = len(body) - 6 - 4 * stages_run
+    if classes < 1:
+        raise LinkError(f"a record frame of {len(body)} bytes cannot hold {stages_run} stage costs")
+    probs = np.frombuffer(body, np.int8, classes, 6).copy()
+    cost = struct.unpack_from(f"<{stages_run}I", body, 6 + classes)
+    return Record(seq, exit_taken, predicted, probs, cost, COST_UNITS.get(unit, str(unit)))
+
+
+class FrameReader:
+    """Frames out of a byte stream fed in pieces: each complete frame comes out as
+    (type, payload), or as (None, raw bytes) if it fails to decode, and reading resumes at the
+    next frame boundary."""
+
+    def __init__(self):
+        self.pending = bytearray()
+
+    def discard(self) -> None:
+        """Forget a partial frame (the link was lost in the middle of it)."""
+        self.pending.clear()
+
+    def feed(self, data: bytes) -> list:
+        self.pending += data
+        *complete, rest = self.pending.split(b"\0")
+        self.pending = bytearray(rest)
+        frames = []
+        for raw in complete:
+            if raw:
+                try:
+                    frames.append(decode(bytes(raw)))
+                except LinkError:
+                    frames.append((None, bytes(raw)))
+        return frames
 
 
 class Link:
@@ -139,14 +189,9 @@ class Link:
 
     def info(self) -> Info:
         kind, body = self.request(INFO_REQUEST)
-        if kind != INFO or len(body) < 39:
+        if kind != INFO:
             raise LinkError(f"expected an info frame, got {kind!r}")
-        version, stages, classes, unit, input_bytes = struct.unpack_from("<BBBBH", body)
-        digest = body[6:38]
-        board_length = body[38]
-        board = body[39:39 + board_length].decode()
-        build = body[40 + board_length:40 + board_length + body[39 + board_length]].decode()
-        return Info(version, stages, classes, COST_UNITS.get(unit, str(unit)), input_bytes, digest, board, build)
+        return parse_info(body)
 
     def reset(self) -> None:
         """Start a new stream: the device's decision forgets earlier samples."""
@@ -159,9 +204,9 @@ class Link:
         kind, body = self.request(SAMPLE, payload)
         if kind != RECORD:
             raise LinkError(f"expected a record frame, got {kind!r}")
-        seq, exit_taken, predicted, stages_run, unit = struct.unpack_from("<HBBBB", body)
-        if seq != sequence & 0xFFFF:
-            raise LinkError(f"record for sample {seq} while waiting for {sequence & 0xFFFF}")
-        probs = np.frombuffer(body, np.int8, classes, 6).copy()
-        cost = struct.unpack_from(f"<{stages_run}I", body, 6 + classes)
-        return Record(seq, exit_taken, predicted, probs, cost, COST_UNITS.get(unit, str(unit)))
+        record = parse_record(body)
+        if record.sequence != sequence & 0xFFFF:
+            raise LinkError(f"record for sample {record.sequence} while waiting for {sequence & 0xFFFF}")
+        if len(record.probs) != classes:
+            raise LinkError(f"a record of {len(record.probs)} classes from a model of {classes}")
+        return record

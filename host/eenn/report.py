@@ -147,16 +147,21 @@ def run_lines(board, result, estimate: dict, predicted: "float | None" = None) -
     """What a run on a device measured (QEMU or the board), what it means for the real board,
     and what the cost model predicted (instructions per inference) for the same exits."""
     acc = "n/a" if result.accuracy is None else f"{100 * result.accuracy:.1f}%"
+    if result.accuracy is not None and result.labelled < result.samples:
+        acc += f" (of the {result.labelled} labelled)"
     hist = " / ".join(str(n) for n in result.exit_histogram)
     if not result.compared:
-        same = "not compared with"
+        same = "records not compared with"
+    elif result.differences:
+        same = f"{len(result.differences)} of {result.compared} records differ from"
+    elif result.compared == result.samples:
+        same = "records all identical to"
     else:
-        same = "all identical to" if not result.differences else f"{len(result.differences)} differ from"
-        same += "" if result.compared == result.samples else f" ({result.compared} compared)"
+        same = f"the {result.compared} records compared all identical to"
     unit = "instructions" if estimate["emulated"] else "cycles"
     stages = " / ".join("-" if c is None else f"{c:,.0f}" for c in estimate["stage_cycles"])
     lines = [
-        f"{result.board} (build {result.build_id}): {result.samples} samples, records {same} the host simulator",
+        f"{result.board} (build {result.build_id}): {result.samples} samples, {same} the host simulator",
         f"accuracy {acc}; exits taken {hist}; mean cost {result.mean_cost:,.0f} {result.cost_unit} per inference"
         + (f" = {estimate['instructions']:,.0f} instructions" if estimate["instructions"] is not None else "")
         + (f" (cost model: {predicted:,.0f}, {100 * (predicted / estimate['instructions'] - 1):+.1f}%)"

@@ -24,7 +24,8 @@ class RunResult:
     differences: list  # one line per sample whose record differs from the host simulator
     compared: int  # records held against the host simulator
     exit_histogram: list
-    accuracy: "float | None"  # None unless every record has a label
+    accuracy: "float | None"  # over the records with a label; None if none has
+    labelled: int
     mean_cost: float  # per inference, in cost_unit
     stage_costs: list  # mean cost of each stage over the samples that ran it (None: never run)
     cost_unit: str
@@ -51,12 +52,13 @@ def summarize(entries: list) -> RunResult:
     for r in records:
         sums[:len(r["cost"])] += r["cost"]
         runs[:len(r["cost"])] += 1
-    labelled = bool(records) and all(r["label"] is not None for r in records)
+    labelled = [r for r in records if r["label"] is not None]
     differences = [_difference(r) for r in records if r["match"] is False]
     return RunResult(
         samples=len(records), differences=differences, compared=sum(r["match"] is not None for r in records),
         exit_histogram=exits,
-        accuracy=float(np.mean([r["class"] == r["label"] for r in records])) if labelled else None,
+        accuracy=float(np.mean([r["class"] == r["label"] for r in labelled])) if labelled else None,
+        labelled=len(labelled),
         mean_cost=float(np.mean([sum(r["cost"]) for r in records])) if records else 0.0,
         stage_costs=[float(s / n) if n else None for s, n in zip(sums, runs)],
         cost_unit=info["cost_unit"], board=info["board"], build_id=info["build_id"])
