@@ -11,10 +11,11 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm postgr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 REPLAY ?=
-REPLAY_FLAG := $(if $(REPLAY),--replay $(REPLAY),)
+SPLIT ?=
+IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test build generate firmware emulate flash validate monitor search costs bench clean
+.PHONY: setup apt-packages test build generate firmware emulate flash validate monitor edge search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -55,9 +56,10 @@ $(SOURCES_DONE): $(MANIFEST) $(TEMPLATE_FILES)
 	$(EENN) generate --name $(NAME)
 
 ## firmware: the main job: firmware for BOARD in generated/NAME/BOARD/ (.elf, .hex, .bin, size report);
-## REPLAY=<n>|all: an image that replays n test samples forever instead of serving a host (for make monitor)
+## REPLAY=<n>|all: an image that replays n test samples forever instead of serving a host (for make monitor);
+## SPLIT=<stage>: stages from <stage> on run on an edge host (make edge)
 firmware: generate
-	$(EENN) firmware --board $(BOARD) --name $(NAME) $(REPLAY_FLAG)
+	$(EENN) firmware --board $(BOARD) --name $(NAME) $(IMAGE_FLAGS)
 
 ## emulate: BOARD's firmware under QEMU on the test split, every record checked against the host
 emulate: generate
@@ -65,12 +67,17 @@ emulate: generate
 
 ## flash: program BOARD with its firmware (pyocd, or the tool its board file names); PROBE=<id> picks a probe
 flash: generate
-	$(EENN) flash --board $(BOARD) --name $(NAME) $(REPLAY_FLAG) $(if $(PROBE),--probe $(PROBE),)
+	$(EENN) flash --board $(BOARD) --name $(NAME) $(IMAGE_FLAGS) $(if $(PROBE),--probe $(PROBE),)
 
 ## validate: the test split through the board on PORT, every record checked against the host
 validate: generate
 	$(if $(PORT),,$(error set PORT to the board's serial port, e.g. PORT=/dev/ttyACM0))
 	$(EENN) validate --board $(BOARD) --name $(NAME) --port $(PORT)
+
+## edge: the edge host of a split build (SPLIT=<stage>) on PORT: runs the stages the device offloads, logs records
+edge: generate
+	$(if $(PORT),,$(error set PORT to the board's serial port, e.g. PORT=/dev/ttyACM0))
+	$(EENN) edge --port $(PORT) --board $(BOARD) --name $(NAME) --log $(LOG)
 
 ## monitor: collect what the board on PORT sends (live summary, JSON-lines log in LOG); Ctrl-C stops
 monitor: setup

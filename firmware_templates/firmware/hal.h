@@ -7,7 +7,15 @@
 
 void uart_init(void);
 void uart_write(uint8_t byte);
-uint8_t uart_read(void); /* blocks until a byte arrives */
+int uart_try_read(uint8_t *byte); /* 1 and the byte if one has arrived, else 0 */
+
+static inline uint8_t uart_read(void) /* blocks until a byte arrives */
+{
+    uint8_t byte;
+    while (!uart_try_read(&byte)) {
+    }
+    return byte;
+}
 
 void counter_init(void);
 uint32_t counter_read(void); /* free-running; wraps modulo 2^32 */

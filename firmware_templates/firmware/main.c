@@ -5,20 +5,27 @@
  *
  * A replay build (EENN_REPLAY) serves no host: it runs the test samples built into it, pass
  * after pass, each pass one stream that begins with an info frame and a text line, and
- * sends a record for every sample, for `eenn monitor` to collect. */
+ * sends a record for every sample, for `eenn monitor` to collect.
+ *
+ * A split build (EENN_EDGE_STAGE < EENN_NUM_STAGES) runs stages up to EENN_EDGE_STAGE - 1;
+ * a sample that none of their exits lets leave goes to the edge host (edge.c), whose answer
+ * the exit decision reads as if the stages had run here. Without an answer in time it runs
+ * the rest itself (EENN_EDGE_FALLBACK) or reports no result. */
 #include <stdint.h>
 #include <string.h>
 
 #include "decision.h"
+#include "edge.h"
 #include "eenn_model.h"
 #include "firmware_config.h"
+#include "framing.h"
 #include "hal.h"
 #include "protocol.h"
 
 #define SAMPLE_PAYLOAD (2 + EENN_INPUT_BYTES)
 #define DECODED_MAX (1 + SAMPLE_PAYLOAD + 4)
 #define ENCODED_MAX (DECODED_MAX + DECODED_MAX / 254 + 2)
-#define RECORD_BYTES (1 + 6 + EENN_NUM_CLASSES + 4 * EENN_NUM_STAGES)
+#define RECORD_BYTES (1 + 7 + EENN_NUM_CLASSES + 4 * EENN_NUM_STAGES + 4)
 #define INFO_BYTES (1 + 6 + 32 + 2 + sizeof EENN_BOARD_NAME + sizeof EENN_BUILD_ID)
 #define TEXT_BYTES 64
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -39,41 +46,12 @@ IDENTITY const uint8_t eenn_model_digest[32] = EENN_MODEL_DIGEST;
 IDENTITY const char eenn_board_name[] = EENN_BOARD_NAME;
 IDENTITY const char eenn_build_id[] = EENN_BUILD_ID;
 
-static uint32_t crc32(const uint8_t *data, uint32_t length)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    for (uint32_t i = 0; i < length; ++i) {
-        crc ^= data[i];
-        for (int bit = 0; bit < 8; ++bit) {
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-        }
-    }
-    return ~crc;
-}
-
-/* COBS-encode and send a reply of `length` bytes (type and payload), CRC appended. */
+/* Send a frame of `length` bytes (type and payload) from `reply`. */
 static void send(uint32_t length)
 {
-    const uint32_t crc = crc32(reply, length);
-    for (int i = 0; i < 4; ++i) {
-        reply[length++] = (uint8_t)(crc >> (8 * i));
-    }
-    uint32_t start = 0;
-    for (;;) {
-        uint32_t end = start;
-        while (end < length && reply[end] != 0 && end - start < 254) {
-            ++end;
-        }
-        uart_write((uint8_t)(end - start + 1));
-        for (uint32_t i = start; i < end; ++i) {
-            uart_write(reply[i]);
-        }
-        if (end == length) {
-            break;
-        }
-        start = end - start == 254 ? end : end + 1; /* a full block stands for no zero */
-    }
-    uart_write(0);
+    frame_begin();
+    frame_put(reply, length);
+    frame_end();
 }
 
 static uint32_t put_text(uint32_t at, const char *text)
@@ -97,35 +75,84 @@ static void send_info(void)
     send(put_text(put_text(7 + sizeof eenn_model_digest, eenn_board_name), eenn_build_id));
 }
 
-/* Run stages until the exit decision lets the sample leave; record what happened. */
+static void put_u32(uint32_t at, uint32_t value)
+{
+    for (int i = 0; i < 4; ++i) {
+        reply[at + i] = (uint8_t)(value >> (8 * i));
+    }
+}
+
+/* Run stages here from `*stage` until an exit lets the sample leave or stage `end` is
+ * reached; the class, or -1 if the sample has not left. */
+static int32_t run_stages(int32_t *stage, int32_t end, uint32_t *cost, const int8_t **probs)
+{
+    int32_t predicted = -1;
+    for (; predicted < 0 && *stage < end; ++*stage) {
+        const uint32_t start = counter_read();
+        eenn_run_stage(*stage, arena);
+        cost[*stage] = counter_read() - start;
+        *probs = eenn_exit_probabilities(*stage, arena);
+        predicted = eenn_decision_step(*stage, *probs);
+    }
+    return predicted;
+}
+
+/* Run stages until the exit decision lets the sample leave (here, or on the edge host);
+ * record what happened. */
 static void infer(uint16_t sequence, const void *input)
 {
     memcpy(eenn_input(arena), input, EENN_INPUT_BYTES);
     uint32_t cost[EENN_NUM_STAGES];
     const int8_t *probs = 0;
-    int32_t stage = 0, predicted = -1;
+    int32_t stage = 0;
+    uint8_t route = ROUTE_DEVICE;
+    uint32_t waited = 0;
     eenn_decision_begin();
-    for (; predicted < 0; ++stage) {
+    int32_t predicted = run_stages(&stage, EENN_EDGE_STAGE, cost, &probs);
+    int32_t run_here = stage;
+#if EENN_EDGE_STAGE < EENN_NUM_STAGES
+    if (predicted < 0) {
         const uint32_t start = counter_read();
-        eenn_run_stage(stage, arena);
-        cost[stage] = counter_read() - start;
-        probs = eenn_exit_probabilities(stage, arena);
-        predicted = eenn_decision_step(stage, probs);
+        const int8_t(*answer)[EENN_NUM_CLASSES] = edge_ask(sequence, eenn_boundary(stage - 1, arena),
+                                                            eenn_boundary_bytes[stage - 1]);
+        waited = counter_read() - start;
+        if (answer) {
+            route = ROUTE_EDGE;
+            for (; predicted < 0; ++stage) {
+                probs = answer[stage - EENN_EDGE_STAGE];
+                predicted = eenn_decision_step(stage, probs);
+            }
+        } else {
+#if EENN_EDGE_FALLBACK
+            route = ROUTE_FALLBACK;
+            predicted = run_stages(&stage, EENN_NUM_STAGES, cost, &probs);
+            run_here = stage;
+#else
+            route = ROUTE_NO_RESULT;
+#endif
+        }
     }
-    --stage;
+#endif
     reply[0] = FRAME_RECORD;
     reply[1] = (uint8_t)(sequence & 0xFF);
     reply[2] = (uint8_t)(sequence >> 8);
-    reply[3] = (uint8_t)stage;
-    reply[4] = (uint8_t)predicted;
-    reply[5] = (uint8_t)(stage + 1);
+    reply[3] = predicted < 0 ? NO_RESULT : (uint8_t)(stage - 1);
+    reply[4] = predicted < 0 ? NO_RESULT : (uint8_t)predicted;
+    reply[5] = (uint8_t)run_here;
     reply[6] = EENN_COST_UNIT;
-    memcpy(reply + 7, probs, EENN_NUM_CLASSES);
-    uint32_t at = 7 + EENN_NUM_CLASSES;
-    for (int32_t k = 0; k <= stage; ++k) {
-        for (int i = 0; i < 4; ++i) {
-            reply[at++] = (uint8_t)(cost[k] >> (8 * i));
-        }
+    reply[7] = route;
+    if (predicted < 0) {
+        memset(reply + 8, 0x80, EENN_NUM_CLASSES); /* no probabilities: -128 each */
+    } else {
+        memcpy(reply + 8, probs, EENN_NUM_CLASSES);
+    }
+    uint32_t at = 8 + EENN_NUM_CLASSES;
+    for (int32_t k = 0; k < run_here; ++k, at += 4) {
+        put_u32(at, cost[k]);
+    }
+    if (route != ROUTE_DEVICE) {
+        put_u32(at, waited);
+        at += 4;
     }
     send(at);
 }
@@ -172,25 +199,6 @@ int main(void)
 #else
 static uint8_t frame[ENCODED_MAX];
 
-/* In-place COBS decoding; returns the decoded length, or -1 if `length` bytes are not COBS. */
-static int32_t cobs_decode(uint8_t *data, uint32_t length)
-{
-    uint32_t read = 0, written = 0;
-    while (read < length) {
-        const uint8_t code = data[read++];
-        if (code == 0 || read + code - 1u > length) {
-            return -1;
-        }
-        for (uint8_t i = 1; i < code; ++i) {
-            data[written++] = data[read++];
-        }
-        if (code != 0xFF && read < length) {
-            data[written++] = 0;
-        }
-    }
-    return (int32_t)written;
-}
-
 static void send_error(uint8_t code)
 {
     reply[0] = FRAME_ERROR;
@@ -200,20 +208,10 @@ static void send_error(uint8_t code)
 
 static void serve(uint32_t encoded_length)
 {
-    const int32_t length = cobs_decode(frame, encoded_length);
+    const int32_t length = frame_open(frame, encoded_length);
+    const uint32_t body = (uint32_t)length;
     if (length < 0) {
-        send_error(ERROR_FRAMING);
-        return;
-    }
-    if (length < 5) {
-        send_error(ERROR_LENGTH);
-        return;
-    }
-    const uint32_t body = (uint32_t)length - 4;
-    const uint32_t crc = (uint32_t)frame[body] | (uint32_t)frame[body + 1] << 8 | (uint32_t)frame[body + 2] << 16
-                       | (uint32_t)frame[body + 3] << 24;
-    if (crc32(frame, body) != crc) {
-        send_error(ERROR_CRC);
+        send_error((uint8_t)-length);
     } else if (frame[0] == FRAME_INFO_REQUEST) {
         body == 1 ? send_info() : send_error(ERROR_LENGTH);
     } else if (frame[0] == FRAME_SAMPLE) {

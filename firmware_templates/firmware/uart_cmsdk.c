@@ -20,9 +20,11 @@ void uart_write(uint8_t byte)
     REG32(DATA) = byte;
 }
 
-uint8_t uart_read(void)
+int uart_try_read(uint8_t *byte)
 {
-    while (!(REG32(STATE) & 0x2u)) {
+    if (!(REG32(STATE) & 0x2u)) {
+        return 0;
     }
-    return (uint8_t)REG32(DATA);
+    *byte = (uint8_t)REG32(DATA);
+    return 1;
 }

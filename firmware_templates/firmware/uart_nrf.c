@@ -48,10 +48,12 @@ void uart_write(uint8_t byte)
     }
 }
 
-uint8_t uart_read(void)
+int uart_try_read(uint8_t *byte)
 {
-    while (!REG32(RXDRDY)) {
+    if (!REG32(RXDRDY)) {
+        return 0;
     }
     REG32(RXDRDY) = 0u;
-    return (uint8_t)REG32(RXD);
+    *byte = (uint8_t)REG32(RXD);
+    return 1;
 }

@@ -30,9 +30,11 @@ void uart_write(uint8_t byte)
     REG32(DR) = byte;
 }
 
-uint8_t uart_read(void)
+int uart_try_read(uint8_t *byte)
 {
-    while (!(REG32(SR) & (1u << 5))) {
+    if (!(REG32(SR) & (1u << 5))) {
+        return 0;
     }
-    return (uint8_t)REG32(DR);
+    *byte = (uint8_t)REG32(DR);
+    return 1;
 }

@@ -13,6 +13,7 @@ from .errors import EennError
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
 COUNTERS = ("dwt", "systick", "nrf-timer")
+TIMER_HZ = {"nrf-timer": 16_000_000}  # counters that tick at their own rate, not the core clock's
 FLASH_TOOLS = {"pyocd": "target", "openocd": "scripts", "nrfjprog": "target", "none": "note"}  # tool: key it needs
 
 
@@ -86,6 +87,12 @@ class Board:
         """Seconds at the board's clock, and joules at its active power (None without a figure)."""
         seconds = cycles / self.clock_hz
         return seconds, None if self.power is None else seconds * self.power.active_mw * 1e-3
+
+    def counter_hz(self, emulated: bool = False) -> float:
+        """Ticks per second of the firmware's cost counter (under QEMU: per second of virtual time)."""
+        if emulated:
+            return self.emulation.systick_hz
+        return TIMER_HZ.get(self.cost.counter, self.clock_hz)
 
     @property
     def emulated_uart(self) -> Uart:

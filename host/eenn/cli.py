@@ -44,6 +44,25 @@ def _add_replay(p: argparse.ArgumentParser) -> None:
                    "forever, sending a record for each, instead of serving a host (see 'eenn monitor')")
 
 
+def _add_split(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", type=int, metavar="STAGE", help="run the stages before STAGE on the device and offload "
+                   "samples that none of their exits lets leave to an edge host ('eenn edge')")
+    p.add_argument("--edge-timeout-ms", type=float, default=200.0, help="how long the device waits for the edge "
+                   "host's answer (default 200)")
+    p.add_argument("--no-fallback", action="store_true", help="without an answer in time, report no result instead "
+                   "of running the remaining stages on the device (the image then leaves them out)")
+
+
+def _split(args):
+    from .firmware import Split
+
+    if args.split is None:
+        if args.no_fallback:
+            raise EennError("--no-fallback needs --split")
+        return None
+    return Split(args.split, fallback=not args.no_fallback, timeout_ms=args.edge_timeout_ms)
+
+
 def _replay_count(value, directory: Path) -> int:
     """--replay as a number of samples (0: no replay)."""
     if value != "all":
@@ -52,6 +71,19 @@ def _replay_count(value, directory: Path) -> int:
 
     manifest = pipeline.load_manifest(directory)
     return len(pipeline.load_records(directory, manifest, "test").labels)
+
+
+def _monitor_arguments(p: argparse.ArgumentParser, build_required: bool = False) -> None:
+    p.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL")
+    p.add_argument("--board", help="board name or alias: its baud rate (default 115200)")
+    p.add_argument("--baud", type=int, help="line rate (default: the board's, or 115200)")
+    p.add_argument("--name", default="default" if build_required else None,
+                   help="the build the device runs (generated/NAME/): labels its records and checks them against "
+                   "the host simulator" + (" (default: default)" if build_required else ""))
+    p.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    p.add_argument("--log", type=Path, help="append everything received to this JSON-lines log (read by 'eenn report')")
+    p.add_argument("--records", type=int, help="stop after this many records (default: Ctrl-C)")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
 
 
 def _build_location(p: argparse.ArgumentParser) -> None:
@@ -135,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(f)
     f.add_argument("--emulated", action="store_true", help="the image for the board's QEMU machine")
     _add_replay(f)
+    _add_split(f)
 
     e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
     e.add_argument("--board", required=True, help="board name or alias (see boards/)")
@@ -156,15 +189,10 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("monitor", help="collect a board's records and text lines from a serial port: live "
                        "summary, JSON-lines log; reconnects after a reset or unplug")
-    m.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL")
-    m.add_argument("--board", help="board name or alias: its baud rate (default 115200)")
-    m.add_argument("--baud", type=int, help="line rate (default: the board's, or 115200)")
-    m.add_argument("--name", help="the build the device runs (generated/NAME/): labels its records and "
-                   "checks them against the host simulator")
-    m.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
-    m.add_argument("--log", type=Path, help="append everything received to this JSON-lines log (read by 'eenn report')")
-    m.add_argument("--records", type=int, help="stop after this many records (default: Ctrl-C)")
-    m.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    _monitor_arguments(m)
+    ed = sub.add_parser("edge", help="the edge host of a split EENN: answer the offloads of the device on a serial "
+                        "port (the remaining stages under TFLM), and collect its records as 'monitor' does")
+    _monitor_arguments(ed, build_required=True)
 
     rp = sub.add_parser("report", help="figures of a validate, emulate or monitor log: accuracy, exits, cycles per "
                         "stage, latency and energy, and a plot")
@@ -177,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     fl.add_argument("--probe", help="the debug probe's unique id (default: the one connected)")
     fl.add_argument("--image", type=Path, help="an ELF image to flash instead of the build's (its board is checked)")
     _add_replay(fl)
+    _add_split(fl)
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = sub.add_parser("tradeoff", help="accuracy vs MACs of every decision mechanism: table and plot")
@@ -300,10 +329,14 @@ def _firmware(args) -> None:
 
     board = boards.get(args.board)
     directory = args.out / args.name
-    fw = firmware.build(directory, board, emulated=args.emulated, replay=_replay_count(args.replay, directory))
+    fw = firmware.build(directory, board, emulated=args.emulated, replay=_replay_count(args.replay, directory),
+                        split=_split(args))
     print(report.firmware_lines(fw.size))
     print(report.cost_lines(board, costs.model_costs(args.out / args.name, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
+    if fw.split:
+        what += (f"; stages {fw.split.stage} and on run on an edge host (else "
+                 f"{'here' if fw.split.fallback else 'no result'} after {fw.split.timeout_ms:g} ms)")
     print(f"{'built' if fw.rebuilt else 'up to date'}: {fw.directory}/ (firmware.elf, .hex, .bin; build {fw.build_id}; "
           f"{what})")
 
@@ -361,8 +394,9 @@ def _fail_on_differences(result, shown: int = 20) -> None:
         raise EennError(f"{len(result.differences)} of {result.samples} records differ from the host simulator")
 
 
-def _monitor(args) -> None:
+def _monitor(args, edge: bool = False) -> None:
     from . import boards, firmware, monitor, pipeline
+    from .edge import EdgeRuntime
 
     baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
     expectation = None
@@ -378,7 +412,8 @@ def _monitor(args) -> None:
             print(f"\r\033[K{args.port}: {tally.line()}", end="", file=sys.stderr, flush=True)
 
     with _optional_log(args.log) as log:
-        tally = monitor.Monitor(args.port, baud, log, expectation).run(args.records, args.seconds, show)
+        runtime = EdgeRuntime(args.out / args.name) if edge else None
+        tally = monitor.Monitor(args.port, baud, log, expectation, runtime).run(args.records, args.seconds, show)
     if live:
         print(file=sys.stderr)
     print(f"{args.port}: {tally.line()}")
@@ -409,7 +444,7 @@ def _flash(args) -> None:
         elf, digest = args.image, None
     else:
         directory = args.out / args.name
-        fw = firmware.build(directory, board, replay=_replay_count(args.replay, directory))
+        fw = firmware.build(directory, board, replay=_replay_count(args.replay, directory), split=_split(args))
         elf, digest = fw.elf, firmware.model_digest(pipeline.load_manifest(directory))
     flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
     print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")
@@ -486,7 +521,8 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
-         "firmware": _firmware, "emulate": _emulate, "validate": _validate, "monitor": _monitor, "report": _report, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
+         "firmware": _firmware, "emulate": _emulate, "validate": _validate, "monitor": _monitor,
+         "edge": lambda a: _monitor(a, edge=True), "report": _report, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
          "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)

@@ -44,11 +44,35 @@ SEQUENCES = 1 << 16  # a record's sequence number is 16 bits (protocol.h)
 
 
 @dataclass(frozen=True)
+class Split:
+    """An EENN split between the device and an edge host: the device runs the stages before
+    `stage`; a sample none of their exits lets leave goes to the edge host for the rest. If no
+    answer comes within `timeout_ms`, the device runs the rest itself (`fallback`; the image
+    then holds every stage) or reports no result."""
+
+    stage: int
+    fallback: bool = True
+    timeout_ms: float = 200.0
+
+    def check(self, num_stages: int) -> None:
+        if not 1 <= self.stage < num_stages:
+            raise EennError(f"cannot split before stage {self.stage}: the model has stages 0 to {num_stages - 1}, "
+                            "and each side needs at least one")
+        if self.timeout_ms <= 0:
+            raise EennError(f"the edge timeout must be positive, not {self.timeout_ms} ms")
+
+    @property
+    def name(self) -> str:
+        return f"split{self.stage}" + ("" if self.fallback else "-alone")
+
+
+@dataclass(frozen=True)
 class Firmware:
     directory: Path
     board: boards.Board
     emulated: bool
     replay: int  # test samples the image replays; 0: it serves a host
+    split: "Split | None"
     build_id: str
     size: dict
     rebuilt: bool
@@ -63,8 +87,11 @@ def model_digest(manifest: dict) -> bytes:
     return hashlib.sha256("".join(s["sha256"] for s in manifest["stages"]).encode()).digest()
 
 
-def output_directory(directory: Path, board: boards.Board, emulated: bool, replay: int = 0) -> Path:
-    return Path(directory) / (board.name + ("-qemu" if emulated else "") + ("-replay" if replay else ""))
+def output_directory(directory: Path, board: boards.Board, emulated: bool, replay: int = 0,
+                     split: "Split | None" = None) -> Path:
+    parts = [board.name, "qemu" if emulated else "", "replay" if replay else "", split.name if split else ""]
+    return Path(directory) / "-".join(p for p in parts if p)
+
 
 
 def _check_budget(board: boards.Board, code: dict, replay_bytes: int = 0) -> None:
@@ -131,11 +158,17 @@ def decision_config(spec: decisions.DecisionSpec, num_stages: int) -> str:
         spec=spec, version=version("eenn"), definitions=decisions.c_definitions(spec, num_stages))
 
 
-def _render(board, emulated, model_name: str, digest: bytes, build_id: str, replay: bool = False) -> dict:
+def _render(board, emulated, model_name: str, digest: bytes, build_id: str, num_stages: int, replay: bool = False,
+            split: "Split | None" = None) -> dict:
     """The board's configuration header, linker script and driver sources."""
     env = _environment()
     counter = "systick" if emulated else board.cost.counter
-    context = dict(board=board, emulated=emulated, replay=replay, version=version("eenn"), model_name=model_name,
+    edge = {"stage": num_stages, "fallback": True, "timeout_ticks": 0}
+    if split is not None:
+        edge = {"stage": split.stage, "fallback": split.fallback,
+                "timeout_ticks": max(1, round(split.timeout_ms * 1e-3 * board.counter_hz(emulated)))}
+    context = dict(board=board, emulated=emulated, replay=replay, edge=edge, version=version("eenn"),
+                   model_name=model_name,
                    build_id=build_id, digest=[f"0x{b:02x}" for b in digest],
                    cost_unit=COST_UNITS[counter],
                    uart=board.emulated_uart if emulated else board.uart, stack_bytes=STACK_BYTES,
@@ -177,7 +210,7 @@ def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
     if board.emulation is None:
         raise EennError(f"board {board.name} has no emulation entry")
     _check_tools()
-    rendered = _render(board, True, "benchmark", bytes(32), "benchmark")
+    rendered = _render(board, True, "benchmark", bytes(32), "benchmark", num_stages=0)
     sources = sorted(Path(src).glob("*.c")) + [SOURCES / name for name in ["bench.c", *rendered["sources"]]]
     with atomic.staged_directory(out) as tmp:
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"])
@@ -199,16 +232,20 @@ def replay_samples(manifest: dict, records, count: int) -> str:
 
 
 def build(directory: Path, board: boards.Board, emulated: bool = False,
-          decision: "decisions.DecisionSpec | None" = None, replay: int = 0) -> Firmware:
+          decision: "decisions.DecisionSpec | None" = None, replay: int = 0, split: "Split | None" = None) -> Firmware:
     """The firmware of the build in `directory` for `board`, with the build's exit decision
     unless `decision` replaces it; with `replay`, an image that replays that many test
-    samples forever instead of serving a host."""
+    samples forever instead of serving a host; with `split`, one that leaves the last stages
+    to an edge host."""
     directory = Path(directory)
     if emulated and board.emulation is None:
         raise EennError(f"board {board.name} has no emulation entry")
     manifest = pipeline.load_manifest(directory)
     src = directory / pipeline.SOURCES
     code = pipeline.load_code_summary(directory)
+    num_stages = len(manifest["stages"])
+    if split is not None:
+        split.check(num_stages)
     generated, replay_bytes = {}, 0
     if replay:
         records = pipeline.load_records(directory, manifest, "test")
@@ -219,11 +256,14 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
 
     placeholder = "@BUILD_ID@"
     spec = decision or decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    rendered = _render(board, emulated, manifest["name"], model_digest(manifest), placeholder, bool(replay))
-    rendered["decision_config.h"] = decision_config(spec, len(manifest["stages"]))
-    sources = sorted(src.glob("*.c")) + [SOURCES / name for name in ["main.c", "decision.c", *rendered["sources"]]]
+    rendered = _render(board, emulated, manifest["name"], model_digest(manifest), placeholder, num_stages,
+                       bool(replay), split)
+    rendered["decision_config.h"] = decision_config(spec, num_stages)
+    runtime = ["main.c", "decision.c", "framing.c", *(["edge.c"] if split else []), *rendered["sources"]]
+    sources = sorted(src.glob("*.c")) + [SOURCES / name for name in runtime]
+    model_flags = [f"-DEENN_DEVICE_STAGES={split.stage}"] if split and not split.fallback else []
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
-    flags = [*board.cflags, *CFLAGS]
+    flags = [*board.cflags, *CFLAGS, *model_flags]
     digest = hashlib.sha256()
     for part in [*(p.read_bytes() for p in sources + headers), rendered["firmware_config.h"].encode(),
                  rendered["decision_config.h"].encode(), rendered["linker.ld"].encode(),
@@ -231,11 +271,11 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         digest.update(hashlib.sha256(part).digest())
     build_id = digest.hexdigest()[:16]
 
-    out = output_directory(directory, board, emulated, replay)
+    out = output_directory(directory, board, emulated, replay, split)
     try:
         size = json.loads((out / SIZE_REPORT).read_text())
         if size["build_id"] == build_id and (out / "firmware.elf").exists():
-            return Firmware(out, board, emulated, replay, build_id, size, rebuilt=False)
+            return Firmware(out, board, emulated, replay, split, build_id, size, rebuilt=False)
     except (FileNotFoundError, json.JSONDecodeError, KeyError):
         pass
 
@@ -245,7 +285,7 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         (tmp / "decision_config.h").write_text(rendered["decision_config.h"])
         for name, text in generated.items():
             (tmp / name).write_text(text)
-        elf = _compile(tmp, sources + [tmp / name for name in generated], src, board, [CALL_GRAPH])
+        elf = _compile(tmp, sources + [tmp / name for name in generated], src, board, [CALL_GRAPH, *model_flags])
         _run([OBJCOPY, "-O", "ihex", elf, tmp / "firmware.hex"], "objcopy")
         _run([OBJCOPY, "-O", "binary", elf, tmp / "firmware.bin"], "objcopy")
         sections = _section_sizes(elf, board, rendered["ram_origin"])
@@ -262,4 +302,4 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         }
         atomic.write_json(tmp / SIZE_REPORT, size)
         (tmp / SIZE_TEXT).write_text(firmware_lines(size) + "\n")
-    return Firmware(out, board, emulated, replay, build_id, size, rebuilt=True)
+    return Firmware(out, board, emulated, replay, split, build_id, size, rebuilt=True)

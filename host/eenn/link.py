@@ -15,10 +15,13 @@ from cobs import cobs
 
 from .errors import EennError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 INFO_REQUEST, SAMPLE, RESET, INFO, RECORD, ACK, ERROR, TEXT = b"I", b"S", b"R", b"i", b"r", b"k", b"e", b"t"
+OFFLOAD, EDGE_ANSWER = b"o", b"x"
 ERRORS = {1: "framing", 2: "crc", 3: "length", 4: "command"}
 COST_UNITS = {0: "cycles", 1: "systick ticks", 2: "timer ticks"}
+ROUTES = {0: "device", 1: "edge", 2: "fallback", 3: "no result"}  # where a sample's last stages ran
+NO_RESULT = 0xFF
 
 
 class LinkError(EennError):
@@ -52,11 +55,13 @@ class Info:
 @dataclass(frozen=True)
 class Record:
     sequence: int
-    exit: int
-    predicted: int
+    exit: "int | None"  # None: no result (the edge host did not answer in time)
+    predicted: "int | None"
     probs: np.ndarray  # int8, the exit taken
-    cost: tuple  # per stage run, in cost_unit
+    cost: tuple  # per stage run on the device, in cost_unit
     cost_unit: str
+    route: str = "device"  # ROUTES
+    offload_cost: "int | None" = None  # sending to the edge host and waiting, in cost_unit
 
 
 def encode(kind: bytes, payload: bytes = b"") -> bytes:
@@ -79,6 +84,9 @@ def parse_info(body: bytes) -> Info:
     if len(body) < 39:
         raise LinkError(f"an info frame of {len(body)} bytes is too short")
     version, stages, classes, unit, input_bytes = struct.unpack_from("<BBBBH", body)
+    if version != PROTOCOL_VERSION:
+        raise LinkError(f"the device speaks protocol version {version}, this eenn {PROTOCOL_VERSION}: "
+                        "rebuild and reload its firmware")
     digest = body[6:38]
     board_length = body[38]
     board = body[39:39 + board_length].decode(errors="replace")
@@ -88,15 +96,28 @@ def parse_info(body: bytes) -> Info:
 
 def parse_record(body: bytes) -> Record:
     """A record frame's payload; its length gives the number of classes."""
-    if len(body) < 6:
+    if len(body) < 7:
         raise LinkError(f"a record frame of {len(body)} bytes is too short")
-    seq, exit_taken, predicted, stages_run, unit = struct.unpack_from("<HBBBB", body)
-    classes = len(body) - 6 - 4 * stages_run
+    seq, exit_taken, predicted, stages_run, unit, route = struct.unpack_from("<HBBBBB", body)
+    if route not in ROUTES:
+        raise LinkError(f"a record with route {route}")
+    offloaded = route != 0
+    classes = len(body) - 7 - 4 * (stages_run + offloaded)
     if classes < 1:
         raise LinkError(f"a record frame of {len(body)} bytes cannot hold {stages_run} stage costs")
-    probs = np.frombuffer(body, np.int8, classes, 6).copy()
-    cost = struct.unpack_from(f"<{stages_run}I", body, 6 + classes)
-    return Record(seq, exit_taken, predicted, probs, cost, COST_UNITS.get(unit, str(unit)))
+    probs = np.frombuffer(body, np.int8, classes, 7).copy()
+    *cost, = struct.unpack_from(f"<{stages_run + offloaded}I", body, 7 + classes)
+    result = exit_taken != NO_RESULT
+    return Record(seq, exit_taken if result else None, predicted if result else None, probs,
+                  tuple(cost[:stages_run]), COST_UNITS.get(unit, str(unit)), ROUTES[route],
+                  cost[-1] if offloaded else None)
+
+
+def edge_answer(sequence: int, first_stage: int, probs: np.ndarray) -> bytes:
+    """The frame that answers offload `sequence`: every exit's int8 probabilities from
+    `first_stage` on, one row per exit."""
+    payload = struct.pack("<HB", sequence & 0xFFFF, first_stage) + np.ascontiguousarray(probs, np.int8).tobytes()
+    return encode(EDGE_ANSWER, payload)
 
 
 class FrameReader:

@@ -5,7 +5,8 @@ Info frames, records and text lines go to a JSON-lines log (eenn.runlog) the mom
 arrive, and a tally of them is shown live. A port that goes away (the board reset or
 unplugged, the emulator killed) is reopened as soon as it is back; a garbled frame is skipped
 to the next frame boundary. Given the build the device runs, every record gets its label and
-is compared with the host simulator.
+is compared with the host simulator. With an edge runtime (`eenn edge`), offloads from a
+split device are answered too, but only once the device has said it runs the edge's model.
 """
 
 import time
@@ -18,7 +19,7 @@ import serial
 from . import runlog
 from .decisions import DecisionSpec, simulate
 from .errors import EennError
-from .link import INFO, RECORD, TEXT, FrameReader, LinkError, parse_info, parse_record
+from .link import INFO, OFFLOAD, RECORD, TEXT, FrameReader, LinkError, parse_info, parse_record
 
 RETRY_SECONDS = 0.5
 READ_TIMEOUT = 0.2
@@ -60,9 +61,12 @@ class Tally:
     compared: int = 0
     differing: int = 0
     exits: Counter = field(default_factory=Counter)
+    routes: Counter = field(default_factory=Counter)
     cost: float = 0.0
     cost_unit: str = ""
     starts: int = 0
+    offloads: int = 0  # answered
+    unanswered: int = 0  # offloads with no edge runtime, or from a device of another model
     disconnections: int = 0
     garbled: int = 0
     waiting: str = ""  # why the port is not open, while it is not
@@ -74,16 +78,22 @@ class Tally:
         hist = "/".join(str(self.exits[k]) for k in range(max(self.exits, default=-1) + 1)) or "-"
         mean = f"{self.cost / self.records:,.0f} {self.cost_unit}" if self.records else "-"
         compared = f", {self.differing} of {self.compared} differ from the host" if self.compared else ""
-        return (f"{self.records} records, {acc}, exits {hist}, mean cost {mean}{compared}; "
+        if set(self.routes) - {"device"}:
+            compared += ", " + ", ".join(f"{n} {route}" for route, n in sorted(self.routes.items()))
+        offloads = f"{self.offloads} offloads answered, " if self.offloads or self.unanswered else ""
+        offloads += f"{self.unanswered} not, " if self.unanswered else ""
+        return (f"{self.records} records, {acc}, exits {hist}, mean cost {mean}{compared}; {offloads}"
                 f"{self.starts} starts, {self.disconnections} disconnections, {self.garbled} garbled")
 
 
 class Monitor:
-    """Reads `url` into `log` and `tally`; `expectation` (optional) labels and checks records."""
+    """Reads `url` into `log` and `tally`; `expectation` (optional) labels and checks records;
+    `edge` (an edge.EdgeRuntime, optional) answers offloads."""
 
     def __init__(self, url: str, baud: int = 115200, log: "runlog.RunLog | None" = None,
-                 expectation: "Expectation | None" = None):
-        self.url, self.baud, self.log, self.expectation = url, baud, log, expectation
+                 expectation: "Expectation | None" = None, edge=None):
+        self.url, self.baud, self.log, self.expectation, self.edge = url, baud, log, expectation, edge
+        self.device_digest = None  # the model the device said it runs
         self.tally = Tally()
         self.reader = FrameReader()
         self.port = None
@@ -109,6 +119,7 @@ class Monitor:
     def _lost(self, error: Exception) -> None:
         self.tally.disconnections += 1
         self.tally.waiting = f"lost: {error}"
+        self.device_digest = None
         self._write("event", event="disconnected", detail=str(error))
         self.close()
 
@@ -124,6 +135,7 @@ class Monitor:
         try:
             if kind == INFO:
                 info = parse_info(body)
+                self.device_digest = info.model_digest
                 self.tally.starts += 1
                 self.checking = self.expectation is not None and info.model_digest == self.expectation.model_digest
                 self._write("info", **runlog.info_entry(info))
@@ -131,11 +143,25 @@ class Monitor:
                 self._record(parse_record(body))
             elif kind == TEXT:
                 self._write("text", text=body.decode(errors="replace"))
+            elif kind == OFFLOAD:
+                self._offload(body)
             else:
                 raise LinkError(f"unexpected frame {kind!r}")
         except LinkError:
             self.tally.garbled += 1
             self._write("event", event="garbage", detail=(body if kind is None else kind + body)[:64].hex())
+
+    def _offload(self, body: bytes) -> None:
+        if self.edge is None or self.device_digest != self.edge.model_digest or self.port is None:
+            self.tally.unanswered += 1
+            return
+        answer = self.edge.answer(body)
+        try:
+            self.port.write(answer)
+        except (serial.SerialException, OSError) as e:
+            self._lost(e)
+            return
+        self.tally.offloads += 1
 
     def _record(self, record) -> None:
         label, expected = self.expectation.for_sample(record.sequence) if self.checking else (None, None)
@@ -143,7 +169,9 @@ class Monitor:
         self._write("record", **entry)
         t = self.tally
         t.records += 1
-        t.exits[record.exit] += 1
+        t.routes[record.route] += 1
+        if record.exit is not None:
+            t.exits[record.exit] += 1
         t.cost += sum(record.cost)
         t.cost_unit = record.cost_unit
         if label is not None:

@@ -1,5 +1,6 @@
 """Plain-text tables of a build: what each exit costs and how accurate it is, and what its C takes."""
 
+from .link import ROUTES
 from .riskcontrol import GUARANTEED_WITH_DELTA
 
 
@@ -172,6 +173,9 @@ def run_lines(board, result, estimate: dict, predicted: "float | None" = None) -
         + (f", {1e6 * estimate['energy_j']:.1f} uJ at {board.power.active_mw:g} mW"
            if estimate["energy_j"] is not None else ", no power figure for this board"),
     ]
+    if set(result.routes) - {"device"}:
+        lines.insert(2, "where samples ended: " + ", ".join(
+            f"{result.routes[route]} {route}" for route in ROUTES.values() if route in result.routes))
     if estimate["emulated"]:
         lines.append(f"(QEMU counts instructions; {estimate['cycles_per_instruction']:g} cycle per instruction "
                      f"assumed.) {board.emulation.note}")

@@ -3,9 +3,11 @@ write it and `eenn report` reads it.
 
 Each line has `kind` and `time` (Unix seconds):
 - `info`: what the device said it runs (board, build id, model digest, stages, classes, cost unit);
-- `record`: one inference (sequence, exit, class, int8 probabilities, cost per stage run, cost
-  unit, label or null, and `match`: whether it equals the host simulator, null if not compared;
-  `expected` holds the host's exit, class and probabilities when it does not);
+- `record`: one inference (sequence, exit, class, int8 probabilities, cost per stage run on the
+  device, cost unit, route: device, edge, fallback or no result (exit and class null), the time
+  spent offloading or null, label or null, and `match`: whether it equals the host simulator,
+  null if not compared; `expected` holds the host's exit, class and probabilities when it
+  does not);
 - `text`: a line the firmware printed;
 - `event`: what happened to the link (`connected`, `disconnected`, `garbage`).
 Lines are written whole and flushed one by one, so a log cut short by a crash loses at most
@@ -57,8 +59,8 @@ def record_entry(record, label: "int | None" = None, expected: "dict | None" = N
     exit, class and probabilities for the same sample, if it was compared."""
     entry = {"sequence": record.sequence, "exit": record.exit, "class": record.predicted,
              "probs": record.probs.tolist(), "cost": list(record.cost), "cost_unit": record.cost_unit,
-             "label": label, "match": None}
-    if expected is not None:
+             "route": record.route, "offload_cost": record.offload_cost, "label": label, "match": None}
+    if expected is not None and record.exit is not None:
         entry["match"] = (record.exit, record.predicted, entry["probs"]) == (
             expected["exit"], expected["class"], expected["probs"])
         if not entry["match"]:

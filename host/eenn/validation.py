@@ -5,6 +5,7 @@ serial port (`eenn validate`). Each answer becomes a log entry (eenn.runlog); th
 summarized from those entries, so a log read back later (`eenn report`) gives the same figures.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,6 @@ from .emulate import CYCLES_PER_INSTRUCTION
 from .errors import EennError
 from .link import Link
 
-PERIPHERAL_TIMER_HZ = {"nrf-timer": 16_000_000}
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class RunResult:
     labelled: int
     mean_cost: float  # per inference, in cost_unit
     stage_costs: list  # mean cost of each stage over the samples that ran it (None: never run)
+    routes: dict  # records per route (link.ROUTES): where their last stages ran
     cost_unit: str
     board: str  # as the device names itself: "<board>" or, under QEMU, "<board>@<machine>"
     build_id: str
@@ -47,12 +48,12 @@ def summarize(entries: list) -> RunResult:
         raise EennError(f"the log holds runs of {len(digests)} models ({', '.join(digests)}): report them apart")
     info, records = infos[0], [e for e in entries if e["kind"] == "record"]
     stages = info["stages"]
-    exits = np.bincount([r["exit"] for r in records], minlength=stages).tolist()
+    exits = np.bincount([r["exit"] for r in records if r["exit"] is not None], minlength=stages).tolist()
     sums, runs = np.zeros(stages), np.zeros(stages)
     for r in records:
         sums[:len(r["cost"])] += r["cost"]
         runs[:len(r["cost"])] += 1
-    labelled = [r for r in records if r["label"] is not None]
+    labelled = [r for r in records if r["label"] is not None and r["exit"] is not None]
     differences = [_difference(r) for r in records if r["match"] is False]
     return RunResult(
         samples=len(records), differences=differences, compared=sum(r["match"] is not None for r in records),
@@ -61,6 +62,7 @@ def summarize(entries: list) -> RunResult:
         labelled=len(labelled),
         mean_cost=float(np.mean([sum(r["cost"]) for r in records])) if records else 0.0,
         stage_costs=[float(s / n) if n else None for s, n in zip(sums, runs)],
+        routes=dict(Counter(r.get("route", "device") for r in records)),
         cost_unit=info["cost_unit"], board=info["board"], build_id=info["build_id"])
 
 
@@ -115,7 +117,7 @@ def estimate(board, result: RunResult) -> dict:
     if result.emulated:
         per_count = 1e9 / board.emulation.systick_hz * CYCLES_PER_INSTRUCTION  # icount: 1 ns per instruction
     else:
-        per_count = board.clock_hz / PERIPHERAL_TIMER_HZ.get(board.cost.counter, board.clock_hz)
+        per_count = board.clock_hz / board.counter_hz()
     cycles = result.mean_cost * per_count
     seconds, energy = board.latency_energy(cycles)
     return {"instructions": cycles / CYCLES_PER_INSTRUCTION if result.emulated else None, "cycles": cycles,

@@ -1,0 +1,41 @@
+"""The edge host of a split EENN (`eenn edge`): it answers the device's offloads.
+
+An offload carries the int8 boundary tensor of a sample none of the device's exits let leave.
+The edge runs the remaining stages on it under the TFLM interpreter, the same int8 numerics
+as the device and the host simulator, and answers with every remaining exit's probabilities;
+the device's own exit decision reads them as if it had run those stages, so the exit taken,
+and the decision's state across samples, stay those of the unsplit network.
+"""
+
+import struct
+
+import numpy as np
+
+from . import firmware, pipeline
+from .link import LinkError, edge_answer
+from .simulate import StageChain
+
+
+class EdgeRuntime:
+    def __init__(self, directory):
+        manifest = pipeline.load_manifest(directory)
+        self.model_digest = firmware.model_digest(manifest)
+        self.input_shapes = [tuple(s["input"]["shape"]) for s in manifest["stages"]]
+        self.chain = StageChain([tflite for _, tflite in pipeline.stage_models(directory, manifest)])
+
+    def answer(self, body: bytes) -> bytes:
+        """The answer frame to an offload frame's payload."""
+        if len(body) < 5:
+            raise LinkError(f"an offload of {len(body)} bytes is too short")
+        sequence, _, first = struct.unpack_from("<HHB", body)
+        if not 1 <= first < len(self.input_shapes):
+            raise LinkError(f"an offload for stage {first}; the model has stages 0 to {len(self.input_shapes) - 1}")
+        shape = self.input_shapes[first]
+        boundary = np.frombuffer(body, np.int8, offset=5)
+        if boundary.size != np.prod(shape):
+            raise LinkError(f"an offload of {boundary.size} bytes for stage {first}, which takes {np.prod(shape)}")
+        probs, current = [], boundary.reshape(shape)
+        for k in range(first, len(self.input_shapes)):
+            exit_probs, current = self.chain.run_stage(k, current)
+            probs.append(exit_probs)
+        return edge_answer(sequence, first, np.stack(probs))

@@ -1,0 +1,167 @@
+"""A split EENN under QEMU: the device runs stage 0 and offloads the rest to `eenn edge` over
+its serial link. Every sample ends as in the unsplit host simulation; with the edge gone the
+device falls back (or reports no result) and never a wrong class; stale answers are refused."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import serial
+from elftools.elf.elffile import ELFFile
+
+from eenn import boards, emulate, firmware, link, pipeline, runlog
+from eenn.edge import EdgeRuntime
+from eenn.errors import EennError
+from eenn.firmware import Split
+from eenn.monitor import Expectation
+from eenn.link import LinkError
+
+TIMEOUT_MS = 10.0  # of virtual time: QEMU counts one nanosecond per instruction
+WAIT_SECONDS = 120
+REPLAY = 120  # samples per pass; the edge answers once a pass has begun (and said which model runs)
+
+
+@pytest.fixture(scope="module")
+def build(default_build):
+    pipeline.generate(default_build.directory)
+    return default_build.directory
+
+
+def _image(build, fallback=True):
+    board = boards.get("nrf52")
+    return firmware.build(build, board, emulated=True, replay=REPLAY,
+                          split=Split(1, fallback=fallback, timeout_ms=TIMEOUT_MS)), board
+
+
+def _records(build):
+    return pipeline.load_records(build, pipeline.load_manifest(build), "test")
+
+
+def _collect(build, url, log, command="edge", records=None, until=None):
+    """`eenn edge` (or `monitor`) on `url` into `log`, until `records` records or `until(entries)`."""
+    args = [sys.executable, "-m", "eenn.cli", command, "--port", url, "--name", build.name, "--out",
+            str(build.parent), "--log", str(log)] + (["--records", str(records)] if records else [])
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if until is not None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not (log.exists() and until(runlog.read(log))):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, f"timed out: {runlog.read(log)[-3:] if log.exists() else 'no log'}"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=WAIT_SECONDS)
+    assert process.returncode == 0, err
+    return [e for e in runlog.read(log) if e["kind"] == "record"]
+
+
+def _open(url):
+    """The port of an emulator that may not listen yet."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return serial.serial_for_url(url, timeout=0.2)
+        except serial.SerialException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _routes(records):
+    return {r["route"] for r in records}
+
+
+def test_a_split_run_ends_every_sample_as_the_unsplit_network(build, tmp_path):
+    fw, board = _image(build)
+    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+        records = _collect(build, emulator.url, tmp_path / "edge.jsonl", records=4 * REPLAY)
+    checked = [r for r in records if r["match"] is not None]
+    assert len(checked) >= 300
+    assert all(r["match"] for r in checked)
+    offloaded = [r for r in checked if r["route"] == "edge"]
+    assert len(offloaded) >= 20 and all(r["exit"] >= 1 and len(r["cost"]) == 1 for r in offloaded)
+    assert all(r["offload_cost"] > 0 for r in offloaded)
+
+
+def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(build, tmp_path):
+    fw, board = _image(build)
+    edge_ran = lambda entries: sum(e.get("route") == "edge" for e in entries) >= 20
+    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+        first = _collect(build, emulator.url, tmp_path / "first.jsonl", until=edge_ran)
+        edge = subprocess.Popen([sys.executable, "-m", "eenn.cli", "edge", "--port", emulator.url, "--name",
+                                 build.name, "--out", str(build.parent)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        edge.kill()  # mid-stream, without a goodbye
+        edge.wait()
+        fell_back = lambda entries: sum(e.get("route") == "fallback" and e["match"] is True for e in entries) >= 20
+        alone = _collect(build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=fell_back)
+        again = _collect(build, emulator.url, tmp_path / "again.jsonl", until=edge_ran)
+    assert "edge" in _routes(first) and "edge" in _routes(again)
+    assert _routes(alone) <= {"device", "fallback"}
+    for records in (first, alone, again):
+        assert all(r["match"] is not False for r in records)
+        assert sum(r["match"] is True for r in records) > 0
+
+
+def test_without_fallback_an_unanswered_sample_has_no_result_and_no_class(build, tmp_path):
+    fw, board = _image(build, fallback=False)
+    no_result = lambda entries: sum(e.get("route") == "no result" for e in entries) >= 10
+    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+        records = _collect(build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=no_result)
+    assert _routes(records) <= {"device", "no result"}
+    for r in records:
+        if r["route"] == "no result":
+            assert r["exit"] is None and r["class"] is None and r["match"] is None and len(r["cost"]) == 1
+        else:
+            assert r["match"] is not False
+    with open(fw.elf, "rb") as f:  # the stages the edge runs are left out of the image
+        symbols = {s.name for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    assert "eenn_stage0" in symbols and not {"eenn_stage1", "eenn_stage2"} & symbols
+
+
+def test_duplicate_and_out_of_order_answers_are_refused(build):
+    """A faulty edge answers every offload first with a stale sequence number, then one from the
+    future, each with wrong probabilities, then rightly: only the right answer may count."""
+    fw, board = _image(build)
+    records = _records(build)
+    runtime = EdgeRuntime(build)
+    expectation = Expectation.of(pipeline.load_manifest(build), records, runtime.model_digest)
+    wrong = np.full((2, records.probs.shape[-1]), -128, np.int8)
+    wrong[:, 0] = 127  # class 0, sure of it
+    checked = offloads = 0
+    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+        port = _open(emulator.url)
+        reader, seen_info, deadline = link.FrameReader(), False, time.monotonic() + WAIT_SECONDS
+        try:
+            while offloads < 15 and time.monotonic() < deadline:
+                for kind, body in reader.feed(port.read(max(1, port.in_waiting))):
+                    if kind == link.INFO:
+                        seen_info = True
+                    elif kind == link.OFFLOAD and seen_info:
+                        sequence = int.from_bytes(body[:2], "little")
+                        port.write(link.edge_answer(sequence - 1, 1, wrong) + link.edge_answer(sequence + 1, 1, wrong)
+                                   + runtime.answer(body))
+                        offloads += 1
+                    elif kind == link.RECORD and seen_info:
+                        record = link.parse_record(body)
+                        label, expected = expectation.for_sample(record.sequence)
+                        assert record.route in ("device", "edge")
+                        assert (record.exit, record.predicted, record.probs.tolist()) == (
+                            expected["exit"], expected["class"], expected["probs"])
+                        checked += 1
+        finally:
+            port.close()
+    assert offloads == 15 and checked >= 15
+
+
+def test_a_bad_split_and_a_bad_offload_are_refused(build):
+    with pytest.raises(EennError, match="cannot split before stage 3: the model has stages 0 to 2"):
+        firmware.build(build, boards.get("nrf52"), emulated=True, split=Split(3))
+    runtime = EdgeRuntime(build)
+    with pytest.raises(LinkError, match="an offload for stage 0"):
+        runtime.answer(b"\x01\x00\x00\x00\x00")
+    with pytest.raises(LinkError, match="an offload of 3 bytes for stage 1"):
+        runtime.answer(b"\x01\x00\x00\x00\x01abc")
