@@ -15,7 +15,7 @@ SPLIT ?=
 IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test build generate firmware emulate flash validate monitor edge search costs bench clean
+.PHONY: setup apt-packages test build generate firmware emulate flash validate monitor edge partition search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -78,6 +78,11 @@ validate: generate
 edge: generate
 	$(if $(PORT),,$(error set PORT to the board's serial port, e.g. PORT=/dev/ttyACM0))
 	$(EENN) edge --port $(PORT) --board $(BOARD) --name $(NAME) --log $(LOG)
+
+## partition: device energy and latency of each split between BOARD and an edge host over each link (LINK=<name>
+## for one), and the split to choose (MAX_LATENCY_MS=<ms> bounds a sample's latency)
+partition: generate
+	$(EENN) partition --board $(BOARD) --name $(NAME) $(if $(LINK),--link $(LINK),) $(if $(MAX_LATENCY_MS),--max-latency-ms $(MAX_LATENCY_MS),)
 
 ## monitor: collect what the board on PORT sends (live summary, JSON-lines log in LOG); Ctrl-C stops
 monitor: setup

@@ -40,20 +40,26 @@ def _records(build):
     return pipeline.load_records(build, pipeline.load_manifest(build), "test")
 
 
-def _collect(build, url, log, command="edge", records=None, until=None):
-    """`eenn edge` (or `monitor`) on `url` into `log`, until `records` records or `until(entries)`."""
+def _collect(build, url, log, command="edge", records=None, until=None, stop=signal.SIGINT):
+    """`eenn edge` (or `monitor`) on `url` into `log`, until `records` records or `until(entries)`,
+    then stopped with `stop` (Ctrl-C, or SIGKILL: without a goodbye)."""
     args = [sys.executable, "-m", "eenn.cli", command, "--port", url, "--name", build.name, "--out",
             str(build.parent), "--log", str(log)] + (["--records", str(records)] if records else [])
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if until is not None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not (log.exists() and until(runlog.read(log))):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, f"timed out: {runlog.read(log)[-3:] if log.exists() else 'no log'}"
-            time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=WAIT_SECONDS)
-    assert process.returncode == 0, err
+    try:
+        if until is not None:
+            deadline = time.monotonic() + WAIT_SECONDS
+            while not (log.exists() and until(runlog.read(log))):
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, f"timed out: {runlog.read(log)[-3:] if log.exists() else 'no log'}"
+                time.sleep(0.1)
+            process.send_signal(stop)
+        out, err = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == (-signal.SIGKILL if stop == signal.SIGKILL else 0), err
     return [e for e in runlog.read(log) if e["kind"] == "record"]
 
 
@@ -89,13 +95,7 @@ def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(build
     fw, board = _image(build)
     edge_ran = lambda entries: sum(e.get("route") == "edge" for e in entries) >= 20
     with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
-        first = _collect(build, emulator.url, tmp_path / "first.jsonl", until=edge_ran)
-        edge = subprocess.Popen([sys.executable, "-m", "eenn.cli", "edge", "--port", emulator.url, "--name",
-                                 build.name, "--out", str(build.parent)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(2)
-        edge.kill()  # mid-stream, without a goodbye
-        edge.wait()
+        first = _collect(build, emulator.url, tmp_path / "first.jsonl", until=edge_ran, stop=signal.SIGKILL)
         fell_back = lambda entries: sum(e.get("route") == "fallback" and e["match"] is True for e in entries) >= 20
         alone = _collect(build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=fell_back)
         again = _collect(build, emulator.url, tmp_path / "again.jsonl", until=edge_ran)

@@ -194,6 +194,13 @@ def _parser() -> argparse.ArgumentParser:
                         "port (the remaining stages under TFLM), and collect its records as 'monitor' does")
     _monitor_arguments(ed, build_required=True)
 
+    pt = sub.add_parser("partition", help="device energy and latency of each split between the board and an edge "
+                        "host over a link, and the recommended split: table and plot")
+    pt.add_argument("--board", default="nrf52", help="board name or alias (default nrf52)")
+    _build_location(pt)
+    pt.add_argument("--link", action="append", help="a link of boards/links/ (repeatable; default: every one)")
+    pt.add_argument("--max-latency-ms", type=float, help="bound on the worst-case latency of a sample")
+
     rp = sub.add_parser("report", help="figures of a validate, emulate or monitor log: accuracy, exits, cycles per "
                         "stage, latency and energy, and a plot")
     rp.add_argument("--log", type=Path, required=True, help="the JSON-lines log")
@@ -396,7 +403,6 @@ def _fail_on_differences(result, shown: int = 20) -> None:
 
 def _monitor(args, edge: bool = False) -> None:
     from . import boards, firmware, monitor, pipeline
-    from .edge import EdgeRuntime
 
     baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
     expectation = None
@@ -412,13 +418,41 @@ def _monitor(args, edge: bool = False) -> None:
             print(f"\r\033[K{args.port}: {tally.line()}", end="", file=sys.stderr, flush=True)
 
     with _optional_log(args.log) as log:
-        runtime = EdgeRuntime(args.out / args.name) if edge else None
+        runtime = None
+        if edge:
+            from .edge import EdgeRuntime
+
+            runtime = EdgeRuntime(args.out / args.name)
         tally = monitor.Monitor(args.port, baud, log, expectation, runtime).run(args.records, args.seconds, show)
     if live:
         print(file=sys.stderr)
     print(f"{args.port}: {tally.line()}")
     if args.log:
         print(f"wrote {args.log} (read it with 'eenn report --log {args.log}')")
+
+
+def _partition(args) -> None:
+    from . import atomic, boards, partition
+
+    board = boards.get(args.board)
+    directory = args.out / args.name
+    bound = None if args.max_latency_ms is None else args.max_latency_ms * 1e-3
+    for name in args.link or partition.link_names():
+        link = partition.load_link(name)
+        found = partition.options(directory, board, link)
+        chosen = partition.recommend(found, bound)
+        title = f"{directory.name} on {board.name} over {link.name}"
+        text = "\n".join([
+            f"{title}: {link.description}",
+            partition.table(found, chosen),
+            f"recommended: split {chosen.label} ({1e6 * chosen.energy_j:.1f} uJ per inference on the device"
+            + (f", every sample within {args.max_latency_ms:g} ms)" if bound else ")"),
+        ])
+        stem = directory / f"partition-{board.name}-{link.name}"
+        atomic.write_text(stem.with_suffix(".txt"), text + "\n")
+        partition.plot(found, chosen, stem.with_suffix(".png"), title, bound)
+        print(text)
+        print(f"wrote {stem}.txt and .png")
 
 
 def _report(args) -> None:
@@ -522,8 +556,8 @@ def main(argv=None) -> int:
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
          "firmware": _firmware, "emulate": _emulate, "validate": _validate, "monitor": _monitor,
-         "edge": lambda a: _monitor(a, edge=True), "report": _report, "flash": _flash, "tradeoff": _tradeoff, "costs": _costs, "bench": _bench,
-         "zoo": _zoo}[args.command](args)
+         "edge": lambda a: _monitor(a, edge=True), "partition": _partition, "report": _report, "flash": _flash,
+         "tradeoff": _tradeoff, "costs": _costs, "bench": _bench, "zoo": _zoo}[args.command](args)
     except EennError as e:
         print(f"eenn: error: {e}", file=sys.stderr)
         return EXIT_ERROR

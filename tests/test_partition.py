@@ -1,0 +1,68 @@
+"""The split-point model: frame sizes as the protocol makes them, each split's device energy and
+latency from the cost model and a link file, and the recommendation under a latency bound."""
+
+import numpy as np
+import pytest
+
+from eenn import boards, cli, costs, link, partition, pipeline
+from eenn.errors import EennError
+
+
+@pytest.fixture(scope="module")
+def build(default_build):
+    pipeline.generate(default_build.directory)
+    return default_build.directory
+
+
+def test_frame_bytes_are_those_the_protocol_sends(rng):
+    for n in [0, 1, 200, 253, 254, 255, 1000, 3000]:
+        nonzero = rng.integers(1, 256, n).astype(np.uint8).tobytes()
+        assert len(link.encode(link.OFFLOAD, nonzero)) == partition.frame_bytes(n)
+        anything = rng.integers(0, 256, n).astype(np.uint8).tobytes()
+        assert 0 <= partition.frame_bytes(n) - len(link.encode(link.OFFLOAD, anything)) <= 1 + n // 254
+
+
+@pytest.mark.parametrize("name", partition.link_names())
+def test_every_split_costs_what_its_parts_add_up_to(build, name):
+    board, link_model = boards.get("nrf52"), partition.load_link(name)
+    found = partition.options(build, board, link_model)
+    model = costs.model_costs(build, board)
+    exits = np.asarray(model["exit_histogram"]) / sum(model["exit_histogram"])
+    assert [o.split for o in found] == [1, 2, None]
+    unsplit = found[-1]
+    assert unsplit.sent_share == 0 and unsplit.link_j == 0
+    assert unsplit.compute_j == pytest.approx(model["expected"]["energy_j"])
+    for o in found[:-1]:
+        assert o.sent_share == pytest.approx(exits[o.split:].sum())
+        exchange = link_model.seconds(o.sent_bytes, o.received_bytes)
+        assert o.latency_s > o.compute_j / (board.power.active_mw * 1e-3)  # compute time, plus the link's
+        assert o.worst_latency_s > exchange
+    assert found[0].compute_j < found[1].compute_j < unsplit.compute_j  # fewer stages on the device
+
+
+def test_the_recommendation_is_the_cheapest_within_the_latency_bound(build):
+    found = partition.options(build, boards.get("nrf52"), partition.load_link("ble-1m"))
+    cheapest = partition.recommend(found)
+    assert cheapest.energy_j == min(o.energy_j for o in found)
+    fastest = min(found, key=lambda o: o.worst_latency_s)
+    assert partition.recommend(found, fastest.worst_latency_s) is fastest
+    with pytest.raises(EennError, match="no split keeps every sample within"):
+        partition.recommend(found, fastest.worst_latency_s / 2)
+
+
+def test_links_are_data_and_bad_ones_are_refused(tmp_path, monkeypatch):
+    with pytest.raises(EennError, match="unknown link 'wifi'; known links: ble-1m, uart-115200"):
+        partition.load_link("wifi")
+    monkeypatch.setattr(partition, "LINKS_DIR", tmp_path)
+    (tmp_path / "odd.toml").write_text('name = "odd"\n')
+    with pytest.raises(EennError, match="missing key 'bytes_per_s'"):
+        partition.load_link("odd")
+
+
+def test_the_cli_writes_the_table_and_the_plot(build, capsys):
+    status = cli.main(["partition", "--board", "nrf52", "--link", "uart-115200", "--name", build.name,
+                       "--out", str(build.parent)])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK and "recommended: split" in out
+    assert (build / "partition-nrf52840-uart-115200.png").stat().st_size > 0
+    assert (build / "partition-nrf52840-uart-115200.txt").read_text().splitlines()[0] in out
