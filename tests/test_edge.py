@@ -12,7 +12,7 @@ import pytest
 import serial
 from elftools.elf.elffile import ELFFile
 
-from eenn import boards, emulate, firmware, link, pipeline, runlog
+from eenn import boards, cli, emulate, firmware, link, pipeline, runlog
 from eenn.edge import EdgeRuntime
 from eenn.errors import EennError
 from eenn.firmware import Split
@@ -165,3 +165,17 @@ def test_a_bad_split_and_a_bad_offload_are_refused(build):
         runtime.answer(b"\x01\x00\x00\x00\x00")
     with pytest.raises(LinkError, match="an offload of 3 bytes for stage 1"):
         runtime.answer(b"\x01\x00\x00\x00\x01abc")
+
+
+def test_the_split_comes_from_the_project_unless_the_flags_say_otherwise(build, monkeypatch):
+    manifest = pipeline.load_manifest(build)
+    deployment = {"split": 1, "fallback": False, "edge_timeout_ms": 50.0}
+    monkeypatch.setattr(pipeline, "load_manifest",
+                        lambda _: {**manifest, "project": {**manifest["project"], "deployment": deployment}})
+    flags = lambda *extra: cli._parser().parse_args(["firmware", "--board", "nrf52", *extra])
+    assert cli._split(flags(), build) == Split(1, fallback=False, timeout_ms=50.0)
+    assert cli._split(flags("--split", "2", "--edge-timeout-ms", "20"), build) == Split(2, False, 20.0)
+    monkeypatch.setattr(pipeline, "load_manifest", lambda _: manifest)  # the default project: no split
+    assert cli._split(flags(), build) is None
+    with pytest.raises(EennError, match="--no-fallback needs a split"):
+        cli._split(flags("--no-fallback"), build)

@@ -63,6 +63,9 @@ def test_file_errors_name_file_and_key(tmp_path, text, message):
     ({"training.epochs": 0}, "at least 1"),
     ({"decision.mechanism": "coin"}, "mechanism 'coin'"),
     ({"name": "../up"}, "project name"),
+    ({"deployment.split": 3}, r"deployment.split 3: the stages are 0 to 2"),
+    ({"deployment.split": 0}, r"deployment.split 0"),
+    ({"deployment.edge_timeout_ms": 0.0}, "edge_timeout_ms must be positive"),
 ])
 def test_validation(changes, message):
     with pytest.raises(EennError, match=message):
@@ -72,3 +75,10 @@ def test_validation(changes, message):
 def test_missing_file(tmp_path):
     with pytest.raises(EennError, match="no such project file"):
         project.load(tmp_path / "none.toml")
+
+
+def test_the_deployment_section_sets_the_split(tmp_path):
+    loaded = project.load(_project_file(tmp_path, "[deployment]\nsplit = 1\nfallback = false\n")).validate()
+    assert (loaded.deployment.split, loaded.deployment.fallback, loaded.deployment.edge_timeout_ms) == (1, False, 200.0)
+    with pytest.raises(EennError, match="'deployment.split' must be int"):
+        project.load(_project_file(tmp_path, "[deployment]\nsplit = 'one'\n"))

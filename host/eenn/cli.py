@@ -46,21 +46,27 @@ def _add_replay(p: argparse.ArgumentParser) -> None:
 
 def _add_split(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", type=int, metavar="STAGE", help="run the stages before STAGE on the device and offload "
-                   "samples that none of their exits lets leave to an edge host ('eenn edge')")
-    p.add_argument("--edge-timeout-ms", type=float, default=200.0, help="how long the device waits for the edge "
-                   "host's answer (default 200)")
+                   "samples that none of their exits lets leave to an edge host ('eenn edge'); default: the "
+                   "project's deployment.split")
+    p.add_argument("--edge-timeout-ms", type=float, help="how long the device waits for the edge host's answer "
+                   "(default: the project's, 200)")
     p.add_argument("--no-fallback", action="store_true", help="without an answer in time, report no result instead "
                    "of running the remaining stages on the device (the image then leaves them out)")
 
 
-def _split(args):
+def _split(args, directory: Path):
+    """The image's split: the flags, else the project's [deployment]."""
+    from . import pipeline
     from .firmware import Split
 
-    if args.split is None:
+    deployment = pipeline.load_manifest(directory)["project"].get("deployment", {})
+    stage = args.split if args.split is not None else deployment.get("split")
+    if stage is None:
         if args.no_fallback:
-            raise EennError("--no-fallback needs --split")
+            raise EennError("--no-fallback needs a split (--split, or deployment.split in the project)")
         return None
-    return Split(args.split, fallback=not args.no_fallback, timeout_ms=args.edge_timeout_ms)
+    timeout = args.edge_timeout_ms if args.edge_timeout_ms is not None else deployment.get("edge_timeout_ms", 200.0)
+    return Split(stage, fallback=deployment.get("fallback", True) and not args.no_fallback, timeout_ms=timeout)
 
 
 def _replay_count(value, directory: Path) -> int:
@@ -337,7 +343,7 @@ def _firmware(args) -> None:
     board = boards.get(args.board)
     directory = args.out / args.name
     fw = firmware.build(directory, board, emulated=args.emulated, replay=_replay_count(args.replay, directory),
-                        split=_split(args))
+                        split=_split(args, directory))
     print(report.firmware_lines(fw.size))
     print(report.cost_lines(board, costs.model_costs(args.out / args.name, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
@@ -478,7 +484,8 @@ def _flash(args) -> None:
         elf, digest = args.image, None
     else:
         directory = args.out / args.name
-        fw = firmware.build(directory, board, replay=_replay_count(args.replay, directory), split=_split(args))
+        fw = firmware.build(directory, board, replay=_replay_count(args.replay, directory),
+                            split=_split(args, directory))
         elf, digest = fw.elf, firmware.model_digest(pipeline.load_manifest(directory))
     flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
     print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")

@@ -16,6 +16,7 @@ wrong type are errors that name the file and the key.
                 patience = 2; tau = 0; distance = "l1"; max_run = 16; deep = "cascade"
     [calibration] method = "ucb-hb"; risk = "consistency"; epsilon = 0.05; delta = 0.1
                 clip = false; per_exit = false; streams = 100; stream_steps = 40
+    [deployment] split = 1; fallback = true; edge_timeout_ms = 200   # stages from `split` on an edge host
     threshold: a probability for confidence (and the cascade of the temporal mechanisms),
     a probability difference for margin, nats for entropy; see eenn.decisions. Not given
     (the default), the thresholds of confidence, margin and entropy are calibrated with risk
@@ -70,6 +71,17 @@ class DecisionConfig:
 
 
 @dataclass(frozen=True)
+class DeploymentConfig:
+    """Where the stages run: before `split` on the device, the rest on an edge host (eenn edge).
+    Without an answer in `edge_timeout_ms` the device runs them itself (`fallback`) or reports
+    no result. `split` None: every stage on the device."""
+
+    split: "int | None" = None
+    fallback: bool = True
+    edge_timeout_ms: float = 200.0
+
+
+@dataclass(frozen=True)
 class Project:
     name: str = "default"
     seed: int = 0
@@ -78,6 +90,7 @@ class Project:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
 
     @property
     def entry(self) -> zoo.ZooEntry:
@@ -118,6 +131,12 @@ class Project:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
         self.training.resolved(entry.pretrained).validate(len(self.exit_points) + 1)
+        split = self.deployment.split
+        if split is not None and not 1 <= split <= len(self.exit_points):
+            raise EennError(f"deployment.split {split}: the stages are 0 to {len(self.exit_points)}, and the device "
+                            "and the edge host need at least one each")
+        if self.deployment.edge_timeout_ms <= 0:
+            raise EennError(f"deployment.edge_timeout_ms must be positive, not {self.deployment.edge_timeout_ms}")
         if self.calibration.method != NO_CALIBRATION:
             self.calibration.validate(self.decision.mechanism)
         elif self.decision.threshold is None and self.decision.mechanism in THRESHOLD_MECHANISMS:
@@ -127,7 +146,7 @@ class Project:
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "decision": DecisionConfig,
-             "calibration": CalibrationConfig}
+             "calibration": CalibrationConfig, "deployment": DeploymentConfig}
 
 
 def _typed(source: str, key: str, value, annotation: str):
