@@ -45,7 +45,7 @@ CASES = [(kind, "portable") for kind in sorted(STRATEGIES)] + [(kind, "dsp") for
 
 @pytest.mark.parametrize("kind, path", CASES)
 def test_generated_kernel_matches_tflm(kind, path):
-    @settings(max_examples=20, deadline=None)
+    @settings(max_examples=12, deadline=None)
     @given(STRATEGIES[kind]())
     def check(model):
         _compare(model, path)
@@ -81,7 +81,7 @@ def _plan_at_the_limit(graphs, scratch, overlaps, *_):
 def test_kernel_with_its_output_at_the_overlap_limit_matches_tflm(kind, path, monkeypatch):
     monkeypatch.setattr(codegen.memory, "plan", _plan_at_the_limit)
 
-    @settings(max_examples=15, deadline=None)
+    @settings(max_examples=10, deadline=None)
     @given(STRATEGIES[kind]())
     def check(model):
         _compare(model, path)
