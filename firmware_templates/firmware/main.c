@@ -29,7 +29,7 @@
 #define INFO_BYTES (1 + 6 + 32 + 2 + sizeof EENN_BOARD_NAME + sizeof EENN_BUILD_ID)
 #define TEXT_BYTES 64
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define REPLY_MAX (MAX(MAX(RECORD_BYTES, INFO_BYTES), 1 + TEXT_BYTES) + 4)
+#define REPLY_MAX MAX(MAX(RECORD_BYTES, INFO_BYTES), 1 + TEXT_BYTES) /* the CRC is streamed, not stored */
 
 #if EENN_REPLAY
 extern const int8_t eenn_replay_inputs[][EENN_INPUT_BYTES]; /* replay_samples.c */
