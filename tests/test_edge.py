@@ -16,7 +16,8 @@ from eenn import boards, cli, emulate, firmware, link, pipeline, runlog
 from eenn.edge import EdgeRuntime
 from eenn.errors import EennError
 from eenn.firmware import Split
-from eenn.monitor import Expectation
+from eenn.decisions import DecisionSpec
+from eenn.validation import Expectation
 from eenn.link import LinkError
 
 TIMEOUT_MS = 10.0  # of virtual time: QEMU counts one nanosecond per instruction
@@ -128,7 +129,8 @@ def test_duplicate_and_out_of_order_answers_are_refused(build):
     fw, board = _image(build)
     records = _records(build)
     runtime = EdgeRuntime(build)
-    expectation = Expectation.of(pipeline.load_manifest(build), records, runtime.model_digest)
+    spec = DecisionSpec.from_dict(pipeline.load_manifest(build)["decision"]["spec"])
+    expectation = Expectation.of(spec, records, runtime.model_digest)
     wrong = np.full((2, records.probs.shape[-1]), -128, np.int8)
     wrong[:, 0] = 127  # class 0, sure of it
     checked = offloads = 0

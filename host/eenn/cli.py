@@ -345,7 +345,7 @@ def _firmware(args) -> None:
     fw = firmware.build(directory, board, emulated=args.emulated, replay=_replay_count(args.replay, directory),
                         split=_split(args, directory))
     print(report.firmware_lines(fw.size))
-    print(report.cost_lines(board, costs.model_costs(args.out / args.name, board)))
+    print(report.cost_lines(board, costs.model_costs(directory, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
     if fw.split:
         what += (f"; stages {fw.split.stage} and on run on an edge host (else "
@@ -408,15 +408,16 @@ def _fail_on_differences(result, shown: int = 20) -> None:
 
 
 def _monitor(args, edge: bool = False) -> None:
-    from . import boards, firmware, monitor, pipeline
+    from . import boards, decisions, firmware, monitor, pipeline, validation
 
     baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
     expectation = None
     if args.name:
         directory = args.out / args.name
         manifest = pipeline.load_manifest(directory)
-        expectation = monitor.Expectation.of(manifest, pipeline.load_records(directory, manifest, "test"),
-                                             firmware.model_digest(manifest))
+        expectation = validation.Expectation.of(decisions.DecisionSpec.from_dict(manifest["decision"]["spec"]),
+                                                pipeline.load_records(directory, manifest, "test"),
+                                                firmware.model_digest(manifest))
     live = sys.stderr.isatty()
 
     def show(tally):

@@ -120,6 +120,15 @@ def edge_answer(sequence: int, first_stage: int, probs: np.ndarray) -> bytes:
     return encode(EDGE_ANSWER, payload)
 
 
+def close_port(port) -> None:
+    """Close a pyserial port. pyserial 3.5's socket:// close() skips closing a socket whose
+    peer is gone (shutdown raises first), so that socket is closed here too."""
+    sock = getattr(port, "_socket", None)
+    port.close()
+    if sock is not None:
+        sock.close()
+
+
 class FrameReader:
     """Frames out of a byte stream fed in pieces: each complete frame comes out as
     (type, payload), or as (None, raw bytes) if it fails to decode, and reading resumes at the
@@ -156,12 +165,7 @@ class Link:
         self.received = bytearray()  # the last bytes read, for error messages
 
     def close(self) -> None:
-        # pyserial 3.5's socket:// close() skips closing a socket whose peer is gone
-        # (shutdown raises first), so close that socket here too.
-        sock = getattr(self.port, "_socket", None)
-        self.port.close()
-        if sock is not None:
-            sock.close()
+        close_port(self.port)
 
     def send_raw(self, data: bytes) -> None:
         self.port.write(data)

@@ -13,42 +13,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy as np
 import serial
 
 from . import runlog
-from .decisions import DecisionSpec, simulate
 from .errors import EennError
-from .link import INFO, OFFLOAD, RECORD, TEXT, FrameReader, LinkError, parse_info, parse_record
+from .link import INFO, OFFLOAD, RECORD, TEXT, FrameReader, LinkError, close_port, parse_info, parse_record
+from .validation import Expectation
 
 RETRY_SECONDS = 0.5
 READ_TIMEOUT = 0.2
 SHOW_SECONDS = 0.25
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What the host knows of each test sample of a build: label and the simulator's answer.
-    The simulator runs the test split as one stream, as a replay pass does."""
-
-    model_digest: bytes
-    labels: np.ndarray
-    exits: np.ndarray
-    classes: np.ndarray
-    probs: np.ndarray  # (samples, exits, classes) int8
-
-    @classmethod
-    def of(cls, manifest: dict, records, model_digest: bytes) -> "Expectation":
-        exits, classes = simulate(DecisionSpec.from_dict(manifest["decision"]["spec"]), records.probs)
-        return cls(model_digest, records.labels, exits, classes, records.probs)
-
-    def for_sample(self, sequence: int) -> "tuple[int | None, dict | None]":
-        if sequence >= len(self.labels):
-            return None, None
-        k = int(self.exits[sequence])
-        label = int(self.labels[sequence])
-        expected = {"exit": k, "class": int(self.classes[sequence]), "probs": self.probs[sequence, k].tolist()}
-        return (label if label >= 0 else None), expected
 
 
 @dataclass
@@ -97,7 +71,11 @@ class Monitor:
         self.tally = Tally()
         self.reader = FrameReader()
         self.port = None
-        self.checking = False  # the device runs the expectation's model
+
+    @property
+    def checking(self) -> bool:
+        """The device has said it runs the expectation's model."""
+        return self.expectation is not None and self.device_digest == self.expectation.model_digest
 
     def _write(self, kind: str, **fields) -> None:
         if self.log is not None:
@@ -125,10 +103,7 @@ class Monitor:
 
     def close(self) -> None:
         if self.port is not None:
-            sock = getattr(self.port, "_socket", None)  # see link.Link.close
-            self.port.close()
-            if sock is not None:
-                sock.close()
+            close_port(self.port)
             self.port = None
 
     def _frame(self, kind: "bytes | None", body: bytes) -> None:
@@ -137,7 +112,6 @@ class Monitor:
                 info = parse_info(body)
                 self.device_digest = info.model_digest
                 self.tally.starts += 1
-                self.checking = self.expectation is not None and info.model_digest == self.expectation.model_digest
                 self._write("info", **runlog.info_entry(info))
             elif kind == RECORD:
                 self._record(parse_record(body))

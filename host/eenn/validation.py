@@ -19,6 +19,31 @@ from .link import Link
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """What the host knows of each test sample of a build: label and the simulator's answer.
+    The simulator runs the test split as one stream, as a replay pass does."""
+
+    model_digest: bytes
+    labels: np.ndarray
+    exits: np.ndarray
+    classes: np.ndarray
+    probs: np.ndarray  # (samples, exits, classes) int8
+
+    @classmethod
+    def of(cls, spec: DecisionSpec, records, model_digest: bytes) -> "Expectation":
+        exits, classes = simulate(spec, records.probs)
+        return cls(model_digest, records.labels, exits, classes, records.probs)
+
+    def for_sample(self, sequence: int) -> "tuple[int | None, dict | None]":
+        if sequence >= len(self.labels):
+            return None, None
+        k = int(self.exits[sequence])
+        label = int(self.labels[sequence])
+        expected = {"exit": k, "class": int(self.classes[sequence]), "probs": self.probs[sequence, k].tolist()}
+        return (label if label >= 0 else None), expected
+
+
+@dataclass(frozen=True)
 class RunResult:
     samples: int
     differences: list  # one line per sample whose record differs from the host simulator
@@ -89,8 +114,8 @@ def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int 
         raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
                         f"expected {model_digest.hex()[:16]}): rebuild and reload its firmware")
     n = len(records.inputs) if samples is None else min(samples, len(records.inputs))
-    spec = decision or DecisionSpec.from_dict(manifest["decision"]["spec"])
-    expected_exit, expected_class = simulate(spec, records.probs[:n])  # the samples as one stream
+    expectation = Expectation.of(decision or DecisionSpec.from_dict(manifest["decision"]["spec"]), records,
+                                 model_digest)
     link.reset()
     entries = [_logged(log, "info", runlog.info_entry(info))]
     indices = range(n)
@@ -99,11 +124,9 @@ def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int 
 
         indices = tqdm(indices, desc=f"{info.board}", unit="sample", leave=False)
     for i in indices:
-        r = link.infer(i, records.inputs[i], info.classes)
-        k = int(expected_exit[i])
-        expected = {"exit": k, "class": int(expected_class[i]), "probs": records.probs[i, k].tolist()}
-        label = int(records.labels[i]) if records.labels[i] >= 0 else None
-        entries.append(_logged(log, "record", runlog.record_entry(r, label, expected)))
+        label, expected = expectation.for_sample(i)
+        entries.append(_logged(log, "record", runlog.record_entry(link.infer(i, records.inputs[i], info.classes),
+                                                                  label, expected)))
     return summarize(entries)
 
 
