@@ -33,9 +33,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-## test: the whole suite (pytest's "no tests collected" exits 5 and fails the target)
+## test: the whole suite on 2 workers (pytest-xdist; TEST_WORKERS=0 for one process), the 15 slowest tests
+## listed (pytest's "no tests collected" exits 5 and fails the target)
+TEST_WORKERS ?= 2
 test: setup
-	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15 tests
 
 OUT := generated/$(NAME)
 MANIFEST := $(OUT)/manifest.json

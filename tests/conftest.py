@@ -1,18 +1,40 @@
+import contextlib
+import fcntl
 import os
+import shutil
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import eenn  # noqa: F401  (first: it sets TensorFlow's environment before any test loads TensorFlow)
+
+
+@contextlib.contextmanager
+def _made_once(tmp_path_factory, name: str):
+    """A directory shared by the pytest-xdist workers of this run, held under a lock: the first
+    worker to enter fills it, the others find it filled. Outside xdist, this session's own."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp().parent / f"shared-{run}" if run else tmp_path_factory.getbasetemp()
+    directory = root / name
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield directory
 
 
 @pytest.fixture(scope="session")
 def default_build(tmp_path_factory):
-    """The default digits EENN, built once per session (about 30 s on 2 cores)."""
+    """The default digits EENN, built once per run (about 25 s), in a directory of this
+    worker's own (tests generate code into it)."""
     from eenn import pipeline, project
 
-    out = tmp_path_factory.mktemp("generated")
-    return pipeline.build(project.Project(), out, progress=False, log=lambda *_: None)
+    with _made_once(tmp_path_factory, "default-build") as shared:
+        if not (shared / "default" / pipeline.MANIFEST).exists():
+            pipeline.build(project.Project(), shared, progress=False, log=lambda *_: None)
+        own = tmp_path_factory.mktemp("generated") / "default"
+        shutil.copytree(shared / "default", own)
+    report = (own / "report.txt").read_text().removesuffix("\n")
+    return pipeline.BuildResult(own, pipeline.load_manifest(own), report)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ the per-exit path, and the calibrated default build."""
 
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from command import run_eenn
 from eenn import calibration, decisions, pipeline
 from eenn.calibration import CalibrationConfig
 from eenn.decisions import DecisionSpec
@@ -88,7 +87,7 @@ def test_the_default_build_is_calibrated(default_build, parts):
     assert again.chosen > 0 and again.certified_bound < 0.05 and again.certified[: again.chosen + 1].all()
     assert again.cost[again.chosen] == again.cost[again.certified].min()
     assert m["metrics"]["test"]["policy"] == cal["test"]
-    assert cal["macs_saved"] > 0.5 * full
+    assert cal["macs_saved"] > 0.5 * full  # 86.5-89.8% for five models trained on different CPUs and cores
     report = (default_build.directory / "calibration.txt").read_text()
     assert "consistency risk <= 0.05 with probability >= 0.9" in report and "saves" in report
     assert (default_build.directory / "calibration.png").stat().st_size > 10_000
@@ -127,14 +126,11 @@ def test_temporal_parameters_are_calibrated_over_streams(parts):
     assert result.spec.mechanism == "temporal-patience" and result.certified_bound < 0.05
 
 
-def _eenn(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "eenn.cli", *args], cwd=cwd, capture_output=True, text=True)
-
 
 def test_calibrate_command_rewrites_the_build(default_build, tmp_path):
     out = tmp_path / "generated"
     shutil.copytree(default_build.directory, out / "default")
-    r = _eenn("calibrate", "--out", str(out), "--method", "crc", "--risk", "prediction-gap", "--clip",
+    r = run_eenn("calibrate", "--out", str(out), "--method", "crc", "--risk", "prediction-gap", "--clip",
               "--epsilon", "0.02", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "crc on 360 calibration samples: expected prediction-gap risk <= 0.02, clipped at 0" in r.stdout
@@ -143,7 +139,7 @@ def test_calibrate_command_rewrites_the_build(default_build, tmp_path):
     assert (cal["method"], cal["risk"], cal["clip"], cal["epsilon"]) == ("crc", "prediction-gap", True, 0.02)
     assert manifest["decision"]["spec"]["thresholds"] != default_build.manifest["decision"]["spec"]["thresholds"]
     assert "crc" in (out / "default" / "report.txt").read_text()
-    r = _eenn("simulate", "--out", str(out), cwd=tmp_path)
+    r = run_eenn("simulate", "--out", str(out), cwd=tmp_path)
     assert f"integer thresholds {', '.join(map(str, manifest['decision']['spec']['thresholds']))}" in r.stdout
 
 
@@ -156,7 +152,7 @@ def test_calibrate_command_errors_are_one_line_and_change_nothing(default_build,
     out = tmp_path / "generated"
     shutil.copytree(default_build.directory, out / "default")
     before = (out / "default" / "manifest.json").read_bytes()
-    r = _eenn("calibrate", "--out", str(out), *args, cwd=tmp_path)
+    r = run_eenn("calibrate", "--out", str(out), *args, cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip().splitlines() == [r.stderr.strip()] and message in r.stderr
     assert (out / "default" / "manifest.json").read_bytes() == before
 

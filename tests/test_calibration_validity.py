@@ -1,6 +1,11 @@
-"""The guarantees hold on the default EENN's own int8 records: over 500 random calibration/test
-splits of its 719 recorded samples, thresholds certified on the calibration part keep the test
-part's risk below epsilon in all but delta of the splits (UCB, LTT), or on average (CRC).
+"""The guarantees hold over random calibration/test splits: thresholds certified on the
+calibration part keep the test part's risk below epsilon in all but delta of 500 splits (UCB,
+LTT), or on average (CRC).
+
+The records are seeded synthetic exit outputs with a known structure (tests/synthetic.py), so
+that the checks that a method does exit early, and that the unbounded choice fails, do not
+depend on what one machine's training produced; the guarantee alone is also checked on the
+default build's own records, whatever model that is.
 
 Run as a script on a build (`.venv/bin/python tests/test_calibration_validity.py generated/default`)
 it prints the table of docs/calibration.md."""
@@ -10,12 +15,14 @@ import sys
 import numpy as np
 import pytest
 
+import synthetic
 from eenn import calibration, pipeline, riskcontrol, risks, streams
 from eenn.decisions import DecisionSpec
 from eenn.simulate import Records
 
 SPLITS = 500
 DELTA = 0.1
+TOLERANCE = 3 * np.sqrt(DELTA * (1 - DELTA) / SPLITS)  # of the share of splits breaking epsilon
 CHUNK = 50  # splits calibrated at once (memory: CHUNK x samples x settings)
 EPSILON = {"consistency": 0.05, "prediction-gap": 0.03, "brier-gap": 0.1, "brier-consistency": 0.1,
            "hellinger": 0.05}
@@ -30,8 +37,8 @@ def _pool(directory, manifest):
 
 
 @pytest.fixture(scope="module")
-def pool(default_build):
-    return _pool(default_build.directory, default_build.manifest)
+def pool():
+    return synthetic.records(), [synthetic.SOFTMAX] * 3, list(synthetic.CUMULATIVE_MACS)
 
 
 def _confidence_losses(pool, risk, clip):
@@ -66,10 +73,9 @@ def test_risk_control_holds_over_random_splits(pool, name, clip):
     epsilon = EPSILON[name]
     losses, costs = _confidence_losses(pool, risk, clip)
     calib_rows, test_rows = _splits(len(losses), len(losses) // 2)
-    tolerance = 3 * np.sqrt(DELTA * (1 - DELTA) / SPLITS)
     for method in riskcontrol.GUARANTEED_WITH_DELTA:
         test_risk, chosen = _test_risk_of_chosen(losses, costs, method, epsilon, low, high, calib_rows, test_rows)
-        assert np.mean(test_risk > epsilon) <= DELTA + tolerance, method
+        assert np.mean(test_risk > epsilon) <= DELTA + TOLERANCE, method
     test_risk, chosen = _test_risk_of_chosen(losses, costs, "crc", epsilon, low, high, calib_rows, test_rows)
     assert test_risk.mean() <= epsilon + 3 * test_risk.std() / np.sqrt(SPLITS)
     assert np.mean(chosen > 0) > 0.9  # CRC does exit early: the check is not vacuous
@@ -99,7 +105,17 @@ def test_per_exit_thresholds_keep_the_guarantee(pool):
         result = calibration.calibrate(settings, DecisionSpec(), calib, test, quantizations, cumulative,
                                        cumulative[-1], seed=int(rng.integers(1 << 30)), warn=lambda _: None)
         violations += result.test_risk > settings.epsilon
-    assert violations / SPLITS <= DELTA + 3 * np.sqrt(DELTA * (1 - DELTA) / SPLITS)
+    assert violations / SPLITS <= DELTA + TOLERANCE
+
+
+def test_the_guarantee_holds_on_the_default_builds_records(default_build):
+    """Whatever model this machine trained: only the guarantee is asserted, not how early it exits."""
+    losses, costs = _confidence_losses(_pool(default_build.directory, default_build.manifest),
+                                       risks.get("consistency"), False)
+    calib_rows, test_rows = _splits(len(losses), len(losses) // 2)
+    for method in riskcontrol.GUARANTEED_WITH_DELTA:
+        test_risk, _ = _test_risk_of_chosen(losses, costs, method, 0.05, 0.0, 1.0, calib_rows, test_rows)
+        assert np.mean(test_risk > 0.05) <= DELTA + TOLERANCE, method
 
 
 def test_temporal_calibration_over_streams_keeps_the_guarantee(pool):
@@ -119,10 +135,9 @@ def test_temporal_calibration_over_streams_keeps_the_guarantee(pool):
     costs = calibration.unit_means(np.asarray(cumulative, np.float64)[exits], starts)
     assert losses.shape == (streams_, len(grid.specs))
     calib_rows, test_rows = _splits(streams_, streams_ // 2, seed=4)
-    tolerance = 3 * np.sqrt(DELTA * (1 - DELTA) / SPLITS)
     for method in riskcontrol.GUARANTEED_WITH_DELTA:
         test_risk, chosen = _test_risk_of_chosen(losses, costs, method, 0.02, 0.0, 1.0, calib_rows, test_rows)
-        assert np.mean(test_risk > 0.02) <= DELTA + tolerance, method
+        assert np.mean(test_risk > 0.02) <= DELTA + TOLERANCE, method
         assert np.mean(chosen > 0) > 0.9, method
 
 

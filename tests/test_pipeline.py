@@ -2,23 +2,24 @@
 
 import hashlib
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
+from command import TENSORFLOW_NOISE, run_eenn
 from eenn import data, pipeline, project, quantize
 from eenn.errors import EennError
 from eenn.simulate import Records, StageChain
 
 
 def test_default_eenn_meets_the_targets(default_build):
+    """Bounds for whatever model this machine trains: five different models of the default
+    project (oneDNN on and off, AVX-512 and AVX2, 1 and 2 cores) had a final int8 accuracy of
+    97.2-98.1% and an int8/float agreement of 98.3-100% at every exit."""
     m = default_build.manifest
     test = m["metrics"]["test"]
     assert test["int8_accuracy"][-1] >= 0.95
-    assert m["stages"][0]["cumulative_macs"] <= 0.25 * m["full_model_macs"]
-    assert min(test["int8_float_agreement"]) >= 0.98
+    assert m["stages"][0]["cumulative_macs"] <= 0.25 * m["full_model_macs"]  # the architecture's, not training's
+    assert min(test["int8_float_agreement"]) >= 0.96
     assert m["dataset"]["split"]["test"] >= 300
 
 
@@ -81,10 +82,6 @@ def test_data_of_the_wrong_rank_is_refused(tmp_path):
         pipeline.build(p, tmp_path, progress=False)
 
 
-def _eenn(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "eenn.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
-
 
 @pytest.mark.parametrize("args, message", [
     (["build", "--dataset", "nowhere.npz"], "nowhere.npz: no such file"),
@@ -95,32 +92,63 @@ def _eenn(*args, cwd):
     (["simulate", "--name", "never-built"], "no manifest; run 'eenn build' first"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
-    r = _eenn(*args, cwd=tmp_path)
+    r = run_eenn(*args, cwd=tmp_path)
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("eenn: error: ") and message in r.stderr
     assert not (tmp_path / "generated").exists() or not any((tmp_path / "generated").iterdir())
 
 
+def test_an_error_after_tensorflow_has_loaded_is_one_line(tmp_path):
+    """Reading a model file loads TensorFlow, whose start-up notices must not come before the error."""
+    import keras
+
+    layers = keras.layers
+    keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(4, 3, name="conv"), layers.Flatten(),
+                      layers.Dense(10, activation="softmax")]).save(tmp_path / "m.keras")
+    r = run_eenn("build", "--model-file", "m.keras", "--dataset", "digits", "--exits", "nowhere", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith("eenn: error: "), r.stderr
+    assert "has no exit point 'nowhere'" in r.stderr
+
+
+def _named_file_digests(directory) -> dict:
+    """sha256 of the manifest and of every file it names."""
+    manifest = json.loads((directory / "manifest.json").read_text())
+    names = ["manifest.json", "model.tflite", *(s["file"] for s in manifest["stages"]), *manifest["records"].values()]
+    return {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in names}
+
+
+def test_two_cold_builds_are_bit_identical_and_tensorflow_stays_quiet(tmp_path):
+    """The same project twice on one machine, nothing cached, in fresh processes: the same bytes
+    in every file the manifest names, and none of TensorFlow's own lines on the terminal."""
+    digests = []
+    for out in ("first", "second"):
+        r = run_eenn("build", "--epochs", "3", "--out", out, cwd=tmp_path, timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert not [word for word in TENSORFLOW_NOISE if word in r.stdout + r.stderr], r.stdout + r.stderr
+        digests.append(_named_file_digests(tmp_path / out / "default"))
+    assert digests[0] == digests[1]
+
+
 def test_cli_usage_error_exits_2(tmp_path):
-    assert _eenn("build", "--threshold", "high", cwd=tmp_path).returncode == 2
+    assert run_eenn("build", "--threshold", "high", cwd=tmp_path).returncode == 2
 
 
 def test_cli_simulate_reads_a_build(default_build):
     out = default_build.directory.parent
-    r = _eenn("simulate", "--out", str(out), "--threshold", "1.0", cwd=out)
+    r = run_eenn("simulate", "--out", str(out), "--threshold", "1.0", cwd=out)
     assert r.returncode == 0, r.stderr
     n = default_build.manifest["dataset"]["split"]["test"]
     assert "confidence: integer thresholds 128, 128" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
-    r = _eenn("simulate", "--out", str(out), "--split", "calib", "--threshold", "0,0", cwd=out)
+    r = run_eenn("simulate", "--out", str(out), "--split", "calib", "--threshold", "0,0", cwd=out)
     assert f"exits taken {default_build.manifest['dataset']['split']['calib']} / 0 / 0" in r.stdout
-    r = _eenn("simulate", "--out", str(out), "--mechanism", "margin", "--threshold", "1.0", cwd=out)
+    r = run_eenn("simulate", "--out", str(out), "--mechanism", "margin", "--threshold", "1.0", cwd=out)
     assert "margin: integer thresholds 256, 256" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
-    r = _eenn("simulate", "--out", str(out), "--mechanism", "nonsense", cwd=out)
+    r = run_eenn("simulate", "--out", str(out), "--mechanism", "nonsense", cwd=out)
     assert r.returncode == 1 and "decision mechanism 'nonsense' is not one of" in r.stderr
 
 
 def test_cli_zoo_lists_models():
-    r = _eenn("zoo", cwd=".")
+    r = run_eenn("zoo", cwd=".")
     assert r.returncode == 0
     for name in ("digits-cnn", "mnist1d-cnn", "resnet8", "ds-cnn", "mobilenetv1-0.25"):
         assert name in r.stdout

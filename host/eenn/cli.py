@@ -5,7 +5,6 @@ Exit codes: 0 success; 1 bad input or environment (one line on stderr); 2 bad us
 """
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -558,7 +557,6 @@ def _bench(args) -> None:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     args = _parser().parse_args(argv)
     try:

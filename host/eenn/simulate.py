@@ -8,6 +8,7 @@ every stage.
 import io
 import re
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,10 @@ class Records:
         return self.probs.shape[1]
 
     def save(self, path: Path) -> None:
-        buf = io.BytesIO()
         arrays = {"probs": self.probs, "labels": self.labels}
         if self.inputs is not None:
             arrays["inputs"] = self.inputs
-        np.savez(buf, **arrays)
-        atomic.write_bytes(path, buf.getvalue())
+        atomic.write_bytes(path, _npz(arrays))
 
     @classmethod
     def load(cls, path: Path) -> "Records":
@@ -65,6 +64,20 @@ class Records:
         if inputs is not None and (inputs.dtype != np.int8 or len(inputs) != len(probs)):
             raise EennError(f"{path}: inputs must be int8, one per sample")
         return cls(probs, labels.astype(np.int64), inputs)
+
+
+def _npz(arrays: dict) -> bytes:
+    """An .npz of `arrays` whose bytes depend on the arrays alone: np.savez stamps every member
+    with the time of writing, and builds are to be bit-identical."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped
+            z.writestr(info, member.getvalue())
+    return buf.getvalue()
 
 
 def run_chained(run_stage, num_stages: int, x: np.ndarray) -> list:

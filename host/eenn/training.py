@@ -1,7 +1,8 @@
 """Training an EENN (joint, or heads-only on a frozen backbone), cached by digest.
 
 The cache key covers everything that changes the weights: model, exits, head, training
-parameters, seed, the training data's digest and the TensorFlow version.
+parameters, seed, the training data's digest, the TensorFlow version, and its oneDNN and
+thread settings.
 """
 
 import hashlib
@@ -76,7 +77,9 @@ def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int
 
     desc = {
         "model": model_name, "exits": list(exit_points), "head": exits_mod.as_dict(head), "training": asdict(cfg),
-        "seed": seed, "train": split.train.digest(), "tensorflow": tf.__version__, "format": 1,
+        "seed": seed, "train": split.train.digest(), "tensorflow": tf.__version__,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "format": 1,
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -176,7 +179,7 @@ def untrained(entry, exit_points, head, num_classes: int, seed: int, x: np.ndarr
     model = build_eenn(entry, exit_points, head, num_classes)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            a = keras.Model(model.input, layer.input).predict(x, verbose=0)
+            a = _forward(keras.Model(model.input, layer.input), x)
             axes = tuple(range(a.ndim - 1))
             gamma, beta, _, _ = layer.get_weights()
             layer.set_weights([gamma, beta, a.mean(axis=axes), a.var(axis=axes)])
@@ -185,4 +188,13 @@ def untrained(entry, exit_points, head, num_classes: int, seed: int, x: np.ndarr
 
 def predict(model, x: np.ndarray) -> np.ndarray:
     """Float probabilities, shape (exits, samples, classes)."""
-    return np.stack(model.predict(x, batch_size=256, verbose=0))
+    return np.stack(_forward(model, x))
+
+
+def _forward(model, x: np.ndarray, batch_size: int = 256):
+    """The model's outputs on `x`, run eagerly in batches. Keras' `predict` traces a graph
+    function per model, and TensorFlow warns about retracing once a few models have run."""
+    batches = [model(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    if isinstance(batches[0], (list, tuple)):
+        return [np.concatenate([np.asarray(b[k]) for b in batches]) for k in range(len(batches[0]))]
+    return np.concatenate([np.asarray(b) for b in batches])
