@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+
 from command import TENSORFLOW_NOISE, run_eenn
 from eenn import data, pipeline, project, quantize
 from eenn.errors import EennError
@@ -80,7 +81,6 @@ def test_data_of_the_wrong_rank_is_refused(tmp_path):
     p = project.override(project.Project(), **{"data.source": "mnist1d"})
     with pytest.raises(EennError, match="model 'digits-cnn' takes rank-3 samples"):
         pipeline.build(p, tmp_path, progress=False)
-
 
 
 @pytest.mark.parametrize("args, message", [
