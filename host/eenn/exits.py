@@ -60,6 +60,14 @@ def is_head_layer(name: str) -> bool:
     return re.fullmatch(r"exit\d+(_conv|_pool)?", name) is not None
 
 
+def check_order(exit_points, in_network_order) -> None:
+    """Refuse exit points that repeat or come out of network order (`in_network_order`: names
+    that include every exit point, in the network's order)."""
+    positions = [list(in_network_order).index(p) for p in exit_points]
+    if positions != sorted(set(positions)):
+        raise EennError(f"exit points {list(exit_points)} must be distinct and in network order")
+
+
 def attach(backbone, exit_points, num_classes: int, heads=HeadSpec(), final_softmax: bool = False):
     """Return a model whose outputs are the heads at `exit_points` (`heads`: one HeadSpec for
     all, or one each) then the backbone's output (through a softmax if `final_softmax`: a
@@ -69,13 +77,10 @@ def attach(backbone, exit_points, num_classes: int, heads=HeadSpec(), final_soft
 
     heads = per_exit(heads, len(exit_points))
     names = [layer.name for layer in backbone.layers]
-    order = []
     for point in exit_points:
         if point not in names:
             raise EennError(f"exit point '{point}' is not a layer of model '{backbone.name}'")
-        order.append(names.index(point))
-    if order != sorted(set(order)):
-        raise EennError(f"exit points {list(exit_points)} must be distinct and in network order")
+    check_order(exit_points, names)
     outputs = [_head(layers, backbone.get_layer(p).output, h, num_classes, k)
                for k, (p, h) in enumerate(zip(exit_points, heads))]
     final_layer = layers.Softmax if final_softmax else layers.Identity

@@ -126,10 +126,7 @@ class Project:
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
                             f"candidates: {', '.join(entry.exit_points)}")
-        order = [entry.exit_points.index(p) for p in self.exit_points]  # candidates come in network order
-        if order != sorted(set(order)):
-            raise EennError(f"exit points {list(self.exit_points)} must be distinct and in network order "
-                            f"({', '.join(entry.exit_points)})")
+        exits.check_order(self.exit_points, entry.exit_points)  # candidates come in network order
         exits.per_exit(self.head, len(self.exit_points))
         if self.decision.mechanism not in MECHANISMS:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
