@@ -24,17 +24,25 @@ def _made_once(tmp_path_factory, name: str):
 
 @pytest.fixture(scope="session")
 def default_build(tmp_path_factory):
-    """The default digits EENN, built once per run (about 25 s), in a directory of this
-    worker's own (tests generate code into it)."""
-    from eenn import pipeline, project
+    """The default digits EENN (an artifact.Build), built once per run (about 25 s), in a
+    directory of this worker's own (tests generate code into it)."""
+    from eenn import artifact, pipeline, project
 
     with _made_once(tmp_path_factory, "default-build") as shared:
-        if not (shared / "default" / pipeline.MANIFEST).exists():
+        if not (shared / "default" / artifact.MANIFEST).exists():
             pipeline.build(project.Project(), shared, progress=False, log=lambda *_: None)
         own = tmp_path_factory.mktemp("generated") / "default"
         shutil.copytree(shared / "default", own)
-    report = (own / "report.txt").read_text().removesuffix("\n")
-    return pipeline.BuildResult(own, pipeline.load_manifest(own), report)
+    return artifact.Build.open(own)
+
+
+@pytest.fixture(scope="session")
+def generated_build(default_build):
+    """The default build with its generated C."""
+    from eenn import pipeline
+
+    pipeline.generate(default_build)
+    return default_build
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def augmented(model_files, tmp_path_factory):
     for name, path in model_files.items():
         p = project.override(project.Project(), name=name, **{
             "model.file": str(path), "data.source": "digits", "training.epochs": 15})
-        builds[name] = pipeline.build(p, out, progress=False, log=lambda *_: None)
+        builds[name] = pipeline.build(p, out, progress=False, log=lambda *_: None).build
     return out, builds
 
 
@@ -94,9 +94,9 @@ def test_the_final_exit_is_the_input_model_untouched(model_files, augmented, nam
 
     out, builds = augmented
     manifest = builds[name].manifest
-    assert manifest["project"]["training"]["mode"] is None  # resolved to heads for a model file
+    assert manifest.project.training.mode is None  # resolved to heads for a model file
     original = keras.models.load_model(model_files[name], compile=False)
-    trained = keras.models.load_model(out / ".cache" / "models" / manifest["model"]["training_cache"], compile=False)
+    trained = keras.models.load_model(out / ".cache" / "models" / manifest.model.training_cache, compile=False)
     x = data.split(data.load("digits"), seed=0).test.x
     expected = original.predict(x, verbose=0)
     if name == "residual":
@@ -104,16 +104,16 @@ def test_the_final_exit_is_the_input_model_untouched(model_files, augmented, nam
     final = trained.predict(x, verbose=0)[-1]
     np.testing.assert_array_equal(final.argmax(-1), expected.argmax(-1))
     np.testing.assert_allclose(final, expected, atol=1e-6)
-    assert manifest["metrics"]["test"]["float_accuracy"][0] > 0.3  # the head learned something
+    assert manifest.metrics.float_accuracy[0] > 0.3  # the head learned something
 
 
 @pytest.mark.parametrize("name", ["residual", "sequential"])
 def test_augmented_eenn_generated_c_equals_tflm(augmented, name, tmp_path):
     _, builds = augmented
     build = builds[name]
-    generated, _ = pipeline.generate(build.directory)
+    generated, _ = pipeline.generate(build)
     host = hostrun.HostModel(generated, tmp_path)
-    records = pipeline.load_records(build.directory, build.manifest, "test")
+    records = build.records("test")
     probs = np.stack([np.stack(host.run_one(sample[None])) for sample in records.inputs])
     np.testing.assert_array_equal(probs, records.probs)
 

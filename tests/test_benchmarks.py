@@ -3,7 +3,7 @@ and a zoo build measured on a core end to end."""
 
 import pytest
 
-from eenn import benchmarks, pipeline
+from eenn import benchmarks
 
 
 def test_layer_macs_count_every_tap_of_the_window():
@@ -37,12 +37,10 @@ def test_missed_targets_are_named_with_their_figures():
     assert missed[2].startswith("resnet8 on cortex-m4: 13,000 bytes of flash beyond the constants")
 
 
-def test_a_build_is_measured_per_stage_on_a_core(default_build, tmp_path):
-    pipeline.generate(default_build.directory)
+def test_a_build_is_measured_per_stage_on_a_core(generated_build, tmp_path):
     (core,) = benchmarks.cores(("cortex-m4",))
-    directory = default_build.directory
-    result = benchmarks.bench_model(directory, core, benchmarks.model_figures(directory))
-    assert len(result["instructions"]) == len(default_build.manifest["stages"]) and min(result["instructions"]) > 0
+    result = benchmarks.bench_model(generated_build, core, benchmarks.model_figures(generated_build))
+    assert len(result["instructions"]) == len(generated_build.manifest.stages) and min(result["instructions"]) > 0
     assert result["total_instructions"] == pytest.approx(sum(result["instructions"]))
     assert 0 < result["runtime_flash_bytes"] <= benchmarks.RUNTIME_FLASH_TARGET
     assert result["arena_bytes"] <= result["tflm_arena_bytes"]

@@ -1,7 +1,6 @@
 """Calibrating exit decisions: grids, the vectorized decisions against the firmware's rules,
 the per-exit path, and the calibrated default build."""
 
-import json
 import shutil
 from dataclasses import replace
 
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from command import run_eenn
-from eenn import calibration, decisions, pipeline
+from eenn import artifact, calibration, decisions, pipeline
 from eenn.calibration import CalibrationConfig
 from eenn.decisions import DecisionSpec
 from eenn.errors import EennError
@@ -71,22 +70,22 @@ def test_per_exit_path_lowers_one_threshold_at_a_time(rng):
 
 @pytest.fixture(scope="module")
 def parts(default_build):
-    d, m = default_build.directory, default_build.manifest
-    return (pipeline.load_records(d, m, "calib"), pipeline.load_records(d, m, "test"),
-            pipeline.exit_quantizations(m), [s["cumulative_macs"] for s in m["stages"]], m["full_model_macs"])
+    m = default_build.manifest
+    return (default_build.records("calib"), default_build.records("test"), m.exit_quantizations, m.cumulative_macs,
+            m.full_model_macs)
 
 
 def test_the_default_build_is_calibrated(default_build, parts):
     """Its firmware thresholds are the cheapest certified ones, and the build reports them."""
     m = default_build.manifest
-    cal = m["decision"]["calibration"]
+    cal = m.decision.calibration
     assert (cal["method"], cal["risk"], cal["epsilon"], cal["delta"]) == ("ucb-hb", "consistency", 0.05, 0.1)
     calib, test, quantizations, cumulative, full = parts
     again = calibration.calibrate(CalibrationConfig(), DecisionSpec(), calib, test, quantizations, cumulative, full)
-    assert m["decision"]["spec"]["thresholds"] == list(again.spec.thresholds)
+    assert m.decision.spec.thresholds == again.spec.thresholds
     assert again.chosen > 0 and again.certified_bound < 0.05 and again.certified[: again.chosen + 1].all()
     assert again.cost[again.chosen] == again.cost[again.certified].min()
-    assert m["metrics"]["test"]["policy"] == cal["test"]
+    assert m.metrics.policy == cal["test"]
     assert cal["macs_saved"] > 0.5 * full  # 86.5-89.8% for five models trained on different CPUs and cores
     report = (default_build.directory / "calibration.txt").read_text()
     assert "consistency risk <= 0.05 with probability >= 0.9" in report and "saves" in report
@@ -134,13 +133,13 @@ def test_calibrate_command_rewrites_the_build(default_build, tmp_path):
               "--epsilon", "0.02", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "crc on 360 calibration samples: expected prediction-gap risk <= 0.02, clipped at 0" in r.stdout
-    manifest = json.loads((out / "default" / "manifest.json").read_text())
-    cal = manifest["decision"]["calibration"]
+    decision = artifact.Build.open(out / "default").manifest.decision
+    cal = decision.calibration
     assert (cal["method"], cal["risk"], cal["clip"], cal["epsilon"]) == ("crc", "prediction-gap", True, 0.02)
-    assert manifest["decision"]["spec"]["thresholds"] != default_build.manifest["decision"]["spec"]["thresholds"]
+    assert decision.spec.thresholds != default_build.manifest.decision.spec.thresholds
     assert "crc" in (out / "default" / "report.txt").read_text()
     r = run_eenn("simulate", "--out", str(out), cwd=tmp_path)
-    assert f"integer thresholds {', '.join(map(str, manifest['decision']['spec']['thresholds']))}" in r.stdout
+    assert f"integer thresholds {', '.join(map(str, decision.spec.thresholds))}" in r.stdout
 
 
 @pytest.mark.parametrize("args, message", [

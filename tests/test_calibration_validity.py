@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import synthetic
-from eenn import calibration, pipeline, riskcontrol, risks, streams
+from eenn import artifact, calibration, riskcontrol, risks, streams
 from eenn.decisions import DecisionSpec
 from eenn.simulate import Records
 
@@ -29,11 +29,11 @@ EPSILON = {"consistency": 0.05, "prediction-gap": 0.03, "brier-gap": 0.1, "brier
 VARIANTS = [(name, False) for name in risks.RISKS] + [(n, True) for n, r in risks.RISKS.items() if r.low < 0]
 
 
-def _pool(directory, manifest):
+def _pool(build):
     """Every recorded sample of a build, its exits' quantizations and cumulative MACs."""
-    parts = [pipeline.load_records(directory, manifest, name) for name in ("calib", "test")]
+    parts = [build.records(name) for name in ("calib", "test")]
     records = Records(np.concatenate([p.probs for p in parts]), np.concatenate([p.labels for p in parts]))
-    return records, pipeline.exit_quantizations(manifest), [s["cumulative_macs"] for s in manifest["stages"]]
+    return records, build.manifest.exit_quantizations, build.manifest.cumulative_macs
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_per_exit_thresholds_keep_the_guarantee(pool):
 
 def test_the_guarantee_holds_on_the_default_builds_records(default_build):
     """Whatever model this machine trained: only the guarantee is asserted, not how early it exits."""
-    losses, costs = _confidence_losses(_pool(default_build.directory, default_build.manifest),
+    losses, costs = _confidence_losses(_pool(default_build),
                                        risks.get("consistency"), False)
     calib_rows, test_rows = _splits(len(losses), len(losses) // 2)
     for method in riskcontrol.GUARANTEED_WITH_DELTA:
@@ -162,6 +162,5 @@ def _table(pool, full_macs: int) -> str:
 
 
 if __name__ == "__main__":
-    build = sys.argv[1] if len(sys.argv) > 1 else "generated/default"
-    manifest = pipeline.load_manifest(build)
-    print(_table(_pool(build, manifest), manifest["full_model_macs"]))
+    build = artifact.Build.open(sys.argv[1] if len(sys.argv) > 1 else "generated/default")
+    print(_table(_pool(build), build.manifest.full_model_macs))

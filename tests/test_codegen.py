@@ -58,17 +58,14 @@ def test_every_stage_equals_tflm_on_random_int8_inputs(zoo_code, name, path):
 def test_default_build_equals_tflm_records_on_test_data(default_build, tmp_path):
     """The chained generated C reproduces every exit's int8 probabilities the build recorded
     under TFLM, on the whole test split."""
-    directory = default_build.directory
-    generated, _ = pipeline.generate(directory)
+    generated, _ = pipeline.generate(default_build)
     assert (generated.directory / pipeline.MEMORY_PLOT).read_bytes().startswith(b"\x89PNG")
     host = hostrun.HostModel(generated, tmp_path)
     manifest = default_build.manifest
-    records = pipeline.load_records(directory, manifest, "test")
-    from eenn import project
-
-    split, _ = pipeline.load_split(project.Project(), zoo.get(manifest["model"]["name"]))
-    q = manifest["stages"][0]["input"]["quantization"]
-    x = quantize.quantize_input(split.test.x, q["scale"][0], q["zero_point"][0])
+    records = default_build.records("test")
+    split, _ = pipeline.load_split(manifest.project, zoo.get(manifest.model.name))
+    q = manifest.input.quantization
+    x = quantize.quantize_input(split.test.x, q.scale[0], q.zero_point[0])
     assert len(x) >= 200
     generated_probs = np.stack([np.stack(host.run_one(sample)) for sample in x])
     np.testing.assert_array_equal(generated_probs, records.probs)

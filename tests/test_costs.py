@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from eenn import bench, boards, costs, fusion, layers, pipeline, workload
+from eenn import artifact, bench, boards, costs, fusion, layers, workload
 from eenn.errors import EennError
 
 M4 = boards.get("mps2-an386")
@@ -101,18 +101,16 @@ def test_prediction_of_an_unseen_layer_is_within_ten_percent(layer):
     assert predicted == pytest.approx(measured, rel=0.10)
 
 
-def test_prediction_of_the_default_models_stages_is_within_ten_percent(default_build):
-    directory = default_build.directory
-    measured = bench.measure(pipeline.stage_models(directory, default_build.manifest), M4)
-    pipeline.generate(directory)
-    model = costs.model_costs(directory, boards.get("nrf52"))
+def test_prediction_of_the_default_models_stages_is_within_ten_percent(generated_build):
+    measured = bench.measure(generated_build.stage_models(), M4)
+    model = costs.model_costs(generated_build, boards.get("nrf52"))
     predicted = [s["instructions"] for s in model["stages"]]
     np.testing.assert_allclose(predicted, measured, rtol=0.10)
     assert model["expected"]["instructions"] < sum(predicted)
     assert model["expected"]["energy_j"] == pytest.approx(model["expected"]["cycles"] / 64e6 * 9.9e-3)
 
 
-def _validation(build: str) -> str:
+def _validation(directory: str) -> str:
     """The docs' figures: unseen layers on the M4, and a build's stages on every CPU, measured / predicted."""
     m4 = costs.load(M4.cpu)
     lines = []
@@ -120,11 +118,11 @@ def _validation(build: str) -> str:
         (measured,) = bench.measure([("layer.tflite", layer.tflite)], M4)
         predicted = m4.instructions(workload.stage_kernels([fusion.alone(layer.call)]))
         lines.append(f"{layer.name}: {measured:,.0f} measured, {predicted:,.0f} predicted ({100 * (predicted / measured - 1):+.1f}%)")
-    manifest = pipeline.load_manifest(build)
+    build = artifact.Build.open(directory)
     for cpu in costs.cpus():
         board = costs.measuring_board(cpu)
-        measured = bench.measure(pipeline.stage_models(build, manifest), board)
-        predicted = costs.stage_instructions(board, pipeline.load_code_summary(build))
+        measured = bench.measure(build.stage_models(), board)
+        predicted = costs.stage_instructions(board, build.code())
         lines.append(f"{cpu}: " + " | ".join(f"{m:,.0f} / {p:,.0f} ({100 * (p / m - 1):+.1f}%)"
                                              for m, p in zip(measured, predicted)))
     return "\n".join(lines)

@@ -6,17 +6,17 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import serial
 from elftools.elf.elffile import ELFFile
 
-from eenn import boards, cli, emulate, firmware, link, pipeline, runlog
+from eenn import boards, cli, emulate, firmware, link, runlog
 from eenn.edge import EdgeRuntime
 from eenn.errors import EennError
-from eenn.firmware import Split
-from eenn.decisions import DecisionSpec
+from eenn.project import DeploymentConfig
 from eenn.validation import Expectation
 from eenn.link import LinkError
 
@@ -25,27 +25,17 @@ WAIT_SECONDS = 120
 REPLAY = 120  # samples per pass; the edge answers once a pass has begun (and said which model runs)
 
 
-@pytest.fixture(scope="module")
-def build(default_build):
-    pipeline.generate(default_build.directory)
-    return default_build.directory
-
-
 def _image(build, fallback=True):
     board = boards.get("nrf52")
-    return firmware.build(build, board, emulated=True, replay=REPLAY,
-                          split=Split(1, fallback=fallback, timeout_ms=TIMEOUT_MS)), board
-
-
-def _records(build):
-    return pipeline.load_records(build, pipeline.load_manifest(build), "test")
+    deployment = DeploymentConfig(1, fallback=fallback, edge_timeout_ms=TIMEOUT_MS)
+    return firmware.build(build, board, emulated=True, replay=REPLAY, deployment=deployment), board
 
 
 def _collect(build, url, log, command="edge", records=None, until=None, stop=signal.SIGINT):
     """`eenn edge` (or `monitor`) on `url` into `log`, until `records` records or `until(entries)`,
     then stopped with `stop` (Ctrl-C, or SIGKILL: without a goodbye)."""
     args = [sys.executable, "-m", "eenn.cli", command, "--port", url, "--name", build.name, "--out",
-            str(build.parent), "--log", str(log)] + (["--records", str(records)] if records else [])
+            str(build.directory.parent), "--log", str(log)] + (["--records", str(records)] if records else [])
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if until is not None:
@@ -80,10 +70,10 @@ def _routes(records):
     return {r["route"] for r in records}
 
 
-def test_a_split_run_ends_every_sample_as_the_unsplit_network(build, tmp_path):
-    fw, board = _image(build)
+def test_a_split_run_ends_every_sample_as_the_unsplit_network(generated_build, tmp_path):
+    fw, board = _image(generated_build)
     with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
-        records = _collect(build, emulator.url, tmp_path / "edge.jsonl", records=4 * REPLAY)
+        records = _collect(generated_build, emulator.url, tmp_path / "edge.jsonl", records=4 * REPLAY)
     checked = [r for r in records if r["match"] is not None]
     assert len(checked) >= 300
     assert all(r["match"] for r in checked)
@@ -92,14 +82,14 @@ def test_a_split_run_ends_every_sample_as_the_unsplit_network(build, tmp_path):
     assert all(r["offload_cost"] > 0 for r in offloaded)
 
 
-def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(build, tmp_path):
-    fw, board = _image(build)
+def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(generated_build, tmp_path):
+    fw, board = _image(generated_build)
     edge_ran = lambda entries: sum(e.get("route") == "edge" for e in entries) >= 20
     with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
-        first = _collect(build, emulator.url, tmp_path / "first.jsonl", until=edge_ran, stop=signal.SIGKILL)
+        first = _collect(generated_build, emulator.url, tmp_path / "first.jsonl", until=edge_ran, stop=signal.SIGKILL)
         fell_back = lambda entries: sum(e.get("route") == "fallback" and e["match"] is True for e in entries) >= 20
-        alone = _collect(build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=fell_back)
-        again = _collect(build, emulator.url, tmp_path / "again.jsonl", until=edge_ran)
+        alone = _collect(generated_build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=fell_back)
+        again = _collect(generated_build, emulator.url, tmp_path / "again.jsonl", until=edge_ran)
     assert "edge" in _routes(first) and "edge" in _routes(again)
     assert _routes(alone) <= {"device", "fallback"}
     for records in (first, alone, again):
@@ -107,11 +97,11 @@ def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(build
         assert sum(r["match"] is True for r in records) > 0
 
 
-def test_without_fallback_an_unanswered_sample_has_no_result_and_no_class(build, tmp_path):
-    fw, board = _image(build, fallback=False)
+def test_without_fallback_an_unanswered_sample_has_no_result_and_no_class(generated_build, tmp_path):
+    fw, board = _image(generated_build, fallback=False)
     no_result = lambda entries: sum(e.get("route") == "no result" for e in entries) >= 10
     with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
-        records = _collect(build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=no_result)
+        records = _collect(generated_build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=no_result)
     assert _routes(records) <= {"device", "no result"}
     for r in records:
         if r["route"] == "no result":
@@ -123,14 +113,13 @@ def test_without_fallback_an_unanswered_sample_has_no_result_and_no_class(build,
     assert "eenn_stage0" in symbols and not {"eenn_stage1", "eenn_stage2"} & symbols
 
 
-def test_duplicate_and_out_of_order_answers_are_refused(build):
+def test_duplicate_and_out_of_order_answers_are_refused(generated_build):
     """A faulty edge answers every offload first with a stale sequence number, then one from the
     future, each with wrong probabilities, then rightly: only the right answer may count."""
-    fw, board = _image(build)
-    records = _records(build)
-    runtime = EdgeRuntime(build)
-    spec = DecisionSpec.from_dict(pipeline.load_manifest(build)["decision"]["spec"])
-    expectation = Expectation.of(spec, records, runtime.model_digest)
+    fw, board = _image(generated_build)
+    records = generated_build.records("test")
+    runtime = EdgeRuntime(generated_build)
+    expectation = Expectation.of(generated_build.manifest.decision.spec, records, runtime.model_digest)
     wrong = np.full((2, records.probs.shape[-1]), -128, np.int8)
     wrong[:, 0] = 127  # class 0, sure of it
     checked = offloads = 0
@@ -159,25 +148,25 @@ def test_duplicate_and_out_of_order_answers_are_refused(build):
     assert offloads == 15 and checked >= 15
 
 
-def test_a_bad_split_and_a_bad_offload_are_refused(build):
-    with pytest.raises(EennError, match="cannot split before stage 3: the model has stages 0 to 2"):
-        firmware.build(build, boards.get("nrf52"), emulated=True, split=Split(3))
-    runtime = EdgeRuntime(build)
+def test_a_bad_split_and_a_bad_offload_are_refused(generated_build):
+    with pytest.raises(EennError, match="deployment.split 3: the stages are 0 to 2"):
+        firmware.build(generated_build, boards.get("nrf52"), emulated=True, deployment=DeploymentConfig(3))
+    runtime = EdgeRuntime(generated_build)
     with pytest.raises(LinkError, match="an offload for stage 0"):
         runtime.answer(b"\x01\x00\x00\x00\x00")
     with pytest.raises(LinkError, match="an offload of 3 bytes for stage 1"):
         runtime.answer(b"\x01\x00\x00\x00\x01abc")
 
 
-def test_the_split_comes_from_the_project_unless_the_flags_say_otherwise(build, monkeypatch):
-    manifest = pipeline.load_manifest(build)
-    deployment = {"split": 1, "fallback": False, "edge_timeout_ms": 50.0}
-    monkeypatch.setattr(pipeline, "load_manifest",
-                        lambda _: {**manifest, "project": {**manifest["project"], "deployment": deployment}})
+def test_the_split_comes_from_the_project_unless_the_flags_say_otherwise(generated_build):
+    m = generated_build.manifest
+    deployment = DeploymentConfig(split=1, fallback=False, edge_timeout_ms=50.0)
+    split = replace(generated_build, manifest=replace(m, project=replace(m.project, deployment=deployment)))
     flags = lambda *extra: cli._parser().parse_args(["firmware", "--board", "nrf52", *extra])
-    assert cli._split(flags(), build) == Split(1, fallback=False, timeout_ms=50.0)
-    assert cli._split(flags("--split", "2", "--edge-timeout-ms", "20"), build) == Split(2, False, 20.0)
-    monkeypatch.setattr(pipeline, "load_manifest", lambda _: manifest)  # the default project: no split
-    assert cli._split(flags(), build) is None
-    with pytest.raises(EennError, match="--no-fallback needs a split"):
-        cli._split(flags("--no-fallback"), build)
+    assert cli._deployment(flags(), split) == deployment
+    assert cli._deployment(flags("--split", "2", "--edge-timeout-ms", "20"), split) == DeploymentConfig(2, False, 20.0)
+    assert cli._deployment(flags(), generated_build) == DeploymentConfig()  # the default project: no split
+    with pytest.raises(EennError, match="deployment.fallback = false needs a split"):
+        cli._deployment(flags("--no-fallback"), generated_build)
+
+

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cobs import cobs
 
-from eenn import boards, decisions, emulate, firmware, link, pipeline, validation
+from eenn import boards, decisions, emulate, firmware, link, validation
 from eenn.errors import EennError
 from mechanisms import SPECS
 
@@ -18,18 +18,10 @@ SAMPLES = 300
 
 
 @pytest.fixture(scope="module")
-def build(default_build):
-    """The default build with its generated C: (directory, manifest, test records)."""
-    pipeline.generate(default_build.directory)
-    manifest = default_build.manifest
-    return default_build.directory, manifest, pipeline.load_records(default_build.directory, manifest, "test")
-
-
-@pytest.fixture(scope="module")
-def an386(build):
+def an386(generated_build):
     """The default model's firmware on QEMU's mps2-an386, for protocol tests."""
     board = boards.get("mps2-an386")
-    fw = firmware.build(build[0], board, emulated=True)
+    fw = firmware.build(generated_build, board, emulated=True)
     with emulate.Emulator(fw.elf, board.emulation.machine, timeout=5) as emulator:
         emulator.link.connect()
         yield emulator
@@ -58,55 +50,54 @@ def test_board_file_errors_name_file_and_key(tmp_path):
 
 
 @pytest.mark.parametrize("name", BOARDS)
-def test_emulated_board_answers_exactly_as_the_host_simulator(build, name):
-    directory, manifest, records = build
+def test_emulated_board_answers_exactly_as_the_host_simulator(generated_build, name):
+    manifest, records = generated_build.manifest, generated_build.records("test")
     board = boards.get(name)
-    fw = firmware.build(directory, board, emulated=True)
+    fw = firmware.build(generated_build, board, emulated=True)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES)
+        result = validation.run(emulator.link, generated_build, SAMPLES)
     assert result.samples == SAMPLES
     assert result.differences == []
-    spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    expected = np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0], minlength=len(manifest["stages"]))
+    spec = manifest.decision.spec
+    expected = np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0], minlength=len(manifest.stages))
     assert result.exit_histogram == expected.tolist()
     assert result.mean_cost > 0 and result.cost_unit == "systick ticks"
     assert emulator.process.poll() is not None  # QEMU is gone with the emulator
 
 
-def test_calibrated_thresholds_run_on_the_device_for_every_test_sample(build):
+def test_calibrated_thresholds_run_on_the_device_for_every_test_sample(generated_build):
     """The default build's risk-controlled thresholds are in the firmware, and under QEMU every
     test sample's record, exit and class equal the host's, so the calibration's figures hold."""
-    directory, manifest, records = build
-    decision = manifest["decision"]
+    manifest, records = generated_build.manifest, generated_build.records("test")
+    decision = manifest.decision
     board = boards.get("mps2-an386")
-    fw = firmware.build(directory, board, emulated=True)
-    thresholds = ", ".join(map(str, decision["spec"]["thresholds"]))
+    fw = firmware.build(generated_build, board, emulated=True)
+    thresholds = ", ".join(map(str, decision.spec.thresholds))
     assert f"#define EENN_DECISION_THRESHOLDS {{ {thresholds}, 0 }}" in (fw.directory / "decision_config.h").read_text()
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest))
+        result = validation.run(emulator.link, generated_build)
     assert result.samples == len(records) and result.differences == []
-    assert result.exit_histogram == decision["calibration"]["test"]["exit_histogram"]
-    assert result.accuracy == decision["calibration"]["test"]["accuracy"]
+    assert result.exit_histogram == decision.calibration["test"]["exit_histogram"]
+    assert result.accuracy == decision.calibration["test"]["accuracy"]
 
 
 @pytest.mark.parametrize("mechanism", list(SPECS))
-def test_every_decision_mechanism_answers_as_the_host_under_qemu(build, mechanism):
-    directory, manifest, records = build
+def test_every_decision_mechanism_answers_as_the_host_under_qemu(generated_build, mechanism):
+    manifest, records = generated_build.manifest, generated_build.records("test")
     spec = SPECS[mechanism]
     board = boards.get("mps2-an386")
-    fw = firmware.build(directory, board, emulated=True, decision=spec)
+    fw = firmware.build(generated_build, board, emulated=True, decision=spec)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), SAMPLES,
-                             decision=spec)
+        result = validation.run(emulator.link, generated_build, SAMPLES, decision=spec)
     assert result.differences == []
     assert result.exit_histogram == np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0],
-                                                minlength=len(manifest["stages"])).tolist()
+                                                minlength=len(manifest.stages)).tolist()
 
 
 @pytest.mark.parametrize("name", BOARDS)
-def test_real_board_firmware_builds_within_budget(build, name):
+def test_real_board_firmware_builds_within_budget(generated_build, name):
     board = boards.get(name)
-    fw = firmware.build(build[0], board)
+    fw = firmware.build(generated_build, board)
     for ext in ("elf", "hex", "bin"):
         assert (fw.directory / f"firmware.{ext}").stat().st_size > 0
     size = fw.size
@@ -116,28 +107,28 @@ def test_real_board_firmware_builds_within_budget(build, name):
     assert "worst stack" in (fw.directory / firmware.SIZE_TEXT).read_text()
 
 
-def test_an_unchanged_firmware_is_not_rebuilt(build):
+def test_an_unchanged_firmware_is_not_rebuilt(generated_build):
     board = boards.get("nrf52")
-    first = firmware.build(build[0], board)
-    again = firmware.build(build[0], board)
+    first = firmware.build(generated_build, board)
+    again = firmware.build(generated_build, board)
     assert not again.rebuilt and again.build_id == first.build_id
 
 
-def test_a_model_over_the_ram_budget_is_refused_before_compiling(build):
+def test_a_model_over_the_ram_budget_is_refused_before_compiling(generated_build):
     board = boards.get("microbit")
     tiny = replace(board, name="tiny", memory=replace(board.memory, ram_bytes=2048))
-    needed = pipeline.load_code_summary(build[0])["arena_bytes"] + firmware.STACK_BYTES
+    needed = generated_build.code().arena_bytes + firmware.STACK_BYTES
     with pytest.raises(EennError, match=rf"does not fit tiny: it needs at least {needed:,} bytes of RAM .* of 2,048"):
-        firmware.build(build[0], tiny)
-    assert not firmware.output_directory(build[0], tiny, False).exists()
+        firmware.build(generated_build, tiny)
+    assert not firmware.output_directory(generated_build.directory, tiny, False).exists()
 
 
-def test_a_firmware_over_the_ram_budget_is_refused_by_the_linker(build):
+def test_a_firmware_over_the_ram_budget_is_refused_by_the_linker(generated_build):
     board = boards.get("microbit")
-    code_arena = pipeline.load_code_summary(build[0])["arena_bytes"]
+    code_arena = generated_build.code().arena_bytes
     snug = replace(board, name="snug", memory=replace(board.memory, ram_bytes=code_arena + firmware.STACK_BYTES))
     with pytest.raises(EennError, match=r"linking for snug: the firmware overflows RAM by [\d,]+ bytes"):
-        firmware.build(build[0], snug)
+        firmware.build(generated_build, snug)
 
 
 def _error(emulator, data: bytes) -> int:
@@ -159,8 +150,8 @@ def _framed(body: bytes) -> bytes:
     (b"\2\7\0", 3),  # shorter than type and CRC
     (b"\7" * 500 + b"\0", 3),  # longer than any frame
 ], ids=["crc", "length", "command", "framing", "short", "oversize"])
-def test_bad_frames_get_error_records_and_service_goes_on(build, an386, data, code):
-    _, _, records = build
+def test_bad_frames_get_error_records_and_service_goes_on(generated_build, an386, data, code):
+    records = generated_build.records("test")
     assert _error(an386, data) == code
     record = an386.link.infer(7, records.inputs[7], records.probs.shape[-1])
     assert record.sequence == 7 and record.probs.dtype == np.int8
@@ -182,8 +173,8 @@ def _drain_errors(emulator) -> int:
         port.timeout = timeout
 
 
-def test_truncated_frames_and_garbage_are_survived(build, an386):
-    _, _, records = build
+def test_truncated_frames_and_garbage_are_survived(generated_build, an386):
+    records = generated_build.records("test")
     good = link.encode(b"S", struct.pack("<H", 3) + records.inputs[3].tobytes())
     an386.link.send_raw(good[: len(good) // 2] + b"\0")  # cut short, then the delimiter
     assert _drain_errors(an386) == 1
@@ -195,10 +186,10 @@ def test_truncated_frames_and_garbage_are_survived(build, an386):
     assert an386.link.info().board.startswith("mps2-an386")
 
 
-def test_a_dead_emulator_fails_the_run_fast_with_qemu_status(build):
-    _, _, records = build
+def test_a_dead_emulator_fails_the_run_fast_with_qemu_status(generated_build):
+    records = generated_build.records("test")
     board = boards.get("mps2-an386")
-    fw = firmware.build(build[0], board, emulated=True)
+    fw = firmware.build(generated_build, board, emulated=True)
     with pytest.raises(EennError, match=r"link lost.*QEMU exited with status -9"):
         with emulate.Emulator(fw.elf, board.emulation.machine, timeout=30) as emulator:
             emulator.link.connect()
@@ -207,10 +198,10 @@ def test_a_dead_emulator_fails_the_run_fast_with_qemu_status(build):
             emulator.link.infer(0, records.inputs[0], records.probs.shape[-1])
 
 
-def test_missing_qemu_names_the_package(monkeypatch, build):
+def test_missing_qemu_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setattr(emulate, "QEMU", "qemu-system-nonexistent")
     with pytest.raises(EennError, match="install the Debian package qemu-system-arm"):
-        emulate.Emulator(build[0] / "x.elf", "mps2-an386")
+        emulate.Emulator(tmp_path / "x.elf", "mps2-an386")
 
 
 def test_frames_round_trip_and_corruption_is_caught():

@@ -7,17 +7,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from eenn import boards, cli, firmware, flash, pipeline
+from eenn import boards, cli, firmware, flash
 from eenn.errors import EennError
 
 
 @pytest.fixture(scope="module")
-def images(default_build):
+def images(generated_build):
     """The default model's firmware for the nRF52840 and its QEMU twin, and the model digest."""
-    pipeline.generate(default_build.directory)
     board = boards.get("nrf52")
-    return (firmware.build(default_build.directory, board), firmware.build(default_build.directory, board, emulated=True),
-            firmware.model_digest(default_build.manifest))
+    return (firmware.build(generated_build, board), firmware.build(generated_build, board, emulated=True),
+            generated_build.manifest.model_digest)
 
 
 def test_the_image_says_its_board_model_and_build(images):

@@ -5,11 +5,11 @@ from eenn import ir
 
 def test_stage_reads_into_typed_ir(default_build):
     m = default_build.manifest
-    g = ir.read((default_build.directory / m["stages"][0]["file"]).read_bytes())
-    assert [op.kind for op in g.ops] == m["stages"][0]["ops"]
+    g = ir.read((default_build.directory / m.stages[0].file).read_bytes())
+    assert [op.kind for op in g.ops] == list(m.stages[0].ops)
     x = g.tensor(g.inputs[0])
-    assert list(x.shape) == m["input"]["shape"] and x.dtype == np.int8 and not x.is_constant
-    assert x.quantization.scale == tuple(m["input"]["quantization"]["scale"])
+    assert tuple(x.shape) == m.input.shape and x.dtype == np.int8 and not x.is_constant
+    assert x.quantization.scale == m.input.quantization.scale
     conv = g.ops[0]
     assert conv.options["padding"] == "SAME" and conv.options["fusedActivationFunction"] == "RELU"
     w, b = g.tensor(conv.inputs[1]), g.tensor(conv.inputs[2])
@@ -18,4 +18,4 @@ def test_stage_reads_into_typed_ir(default_build):
     assert len(w.quantization.scale) == 8 and w.quantization.axis == 0  # per-channel weights
     probs, boundary = (g.tensor(t) for t in g.outputs)
     assert probs.quantization.scale == (1 / 256,) and probs.quantization.zero_point == (-128,)
-    assert list(boundary.shape) == m["stages"][0]["boundary"]["shape"]
+    assert tuple(boundary.shape) == m.stages[0].boundary.shape

@@ -67,7 +67,7 @@ def test_random_chains_never_overlap_live_buffers(sizes):
 
 
 def test_default_build_stages(default_build):
-    graphs = [ir.read((default_build.directory / s["file"]).read_bytes()) for s in default_build.manifest["stages"]]
+    graphs = [ir.read(tflite) for _, tflite in default_build.stage_models()]
     p = memory.plan(graphs)
     _assert_valid(p)
     for k in range(1, len(graphs)):

@@ -10,18 +10,17 @@ import time
 
 import pytest
 
-from eenn import boards, emulate, firmware, link, pipeline, runlog
+from eenn import boards, emulate, firmware, link, runlog
 
 REPLAY = 40  # samples per pass: a pass takes a fraction of a second under QEMU
 WAIT_SECONDS = 90
 
 
 @pytest.fixture(scope="module")
-def replay_image(default_build):
-    pipeline.generate(default_build.directory)
+def replay_image(generated_build):
     board = boards.get("nrf52")
-    fw = firmware.build(default_build.directory, board, emulated=True, replay=REPLAY)
-    return default_build.directory, fw, board
+    fw = firmware.build(generated_build, board, emulated=True, replay=REPLAY)
+    return generated_build, fw, board
 
 
 def _entries(log):
@@ -73,7 +72,8 @@ def _passes(session):
 
 @pytest.mark.parametrize("serial", ["pty", "tcp"])
 def test_monitor_survives_an_emulator_killed_and_restarted(replay_image, tmp_path, serial):
-    directory, fw, board = replay_image
+    build, fw, board = replay_image
+    directory = build.directory
     log = tmp_path / "monitor.jsonl"
     port = emulate.free_port() if serial == "tcp" else None
     first, address = _start(fw, board, serial, port, tmp_path)
@@ -152,6 +152,6 @@ def test_frames_are_found_again_after_garbage_and_across_pieces():
 def test_a_replay_of_more_samples_than_the_test_split_is_refused(replay_image):
     from eenn.errors import EennError
 
-    directory, _, board = replay_image
+    build, _, board = replay_image
     with pytest.raises(EennError, match="cannot replay 100000 samples: the test split has 359"):
-        firmware.build(directory, board, emulated=True, replay=100_000)
+        firmware.build(build, board, emulated=True, replay=100_000)

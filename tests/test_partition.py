@@ -4,14 +4,8 @@ latency from the cost model and a link file, and the recommendation under a late
 import numpy as np
 import pytest
 
-from eenn import boards, cli, costs, link, partition, pipeline
+from eenn import boards, cli, costs, link, partition
 from eenn.errors import EennError
-
-
-@pytest.fixture(scope="module")
-def build(default_build):
-    pipeline.generate(default_build.directory)
-    return default_build.directory
 
 
 def test_frame_bytes_are_those_the_protocol_sends(rng):
@@ -23,10 +17,10 @@ def test_frame_bytes_are_those_the_protocol_sends(rng):
 
 
 @pytest.mark.parametrize("name", partition.link_names())
-def test_every_split_costs_what_its_parts_add_up_to(build, name):
+def test_every_split_costs_what_its_parts_add_up_to(generated_build, name):
     board, link_model = boards.get("nrf52"), partition.load_link(name)
-    found = partition.options(build, board, link_model)
-    model = costs.model_costs(build, board)
+    found = partition.options(generated_build, board, link_model)
+    model = costs.model_costs(generated_build, board)
     exits = np.asarray(model["exit_histogram"]) / sum(model["exit_histogram"])
     assert [o.split for o in found] == [1, 2, None]
     unsplit = found[-1]
@@ -40,8 +34,8 @@ def test_every_split_costs_what_its_parts_add_up_to(build, name):
     assert found[0].compute_j < found[1].compute_j < unsplit.compute_j  # fewer stages on the device
 
 
-def test_the_recommendation_is_the_cheapest_within_the_latency_bound(build):
-    found = partition.options(build, boards.get("nrf52"), partition.load_link("ble-1m"))
+def test_the_recommendation_is_the_cheapest_within_the_latency_bound(generated_build):
+    found = partition.options(generated_build, boards.get("nrf52"), partition.load_link("ble-1m"))
     cheapest = partition.recommend(found)
     assert cheapest.energy_j == min(o.energy_j for o in found)
     fastest = min(found, key=lambda o: o.worst_latency_s)
@@ -59,10 +53,10 @@ def test_links_are_data_and_bad_ones_are_refused(tmp_path, monkeypatch):
         partition.load_link("odd")
 
 
-def test_the_cli_writes_the_table_and_the_plot(build, capsys):
-    status = cli.main(["partition", "--board", "nrf52", "--link", "uart-115200", "--name", build.name,
-                       "--out", str(build.parent)])
+def test_the_cli_writes_the_table_and_the_plot(generated_build, capsys):
+    status = cli.main(["partition", "--board", "nrf52", "--link", "uart-115200", "--name", generated_build.name,
+                       "--out", str(generated_build.directory.parent)])
     out = capsys.readouterr().out
     assert status == cli.EXIT_OK and "recommended: split" in out
-    assert (build / "partition-nrf52840-uart-115200.png").stat().st_size > 0
-    assert (build / "partition-nrf52840-uart-115200.txt").read_text().splitlines()[0] in out
+    assert (generated_build.directory / "partition-nrf52840-uart-115200.png").stat().st_size > 0
+    assert (generated_build.directory / "partition-nrf52840-uart-115200.txt").read_text().splitlines()[0] in out

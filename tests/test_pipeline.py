@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from command import TENSORFLOW_NOISE, run_eenn
-from eenn import data, pipeline, project, quantize
+from eenn import artifact, data, pipeline, project, quantize
 from eenn.errors import EennError
+from eenn.report import build_table
 from eenn.simulate import Records, StageChain
 
 
@@ -17,45 +18,46 @@ def test_default_eenn_meets_the_targets(default_build):
     project (oneDNN on and off, AVX-512 and AVX2, 1 and 2 cores) had a final int8 accuracy of
     97.2-98.1% and an int8/float agreement of 98.3-100% at every exit."""
     m = default_build.manifest
-    test = m["metrics"]["test"]
-    assert test["int8_accuracy"][-1] >= 0.95
-    assert m["stages"][0]["cumulative_macs"] <= 0.25 * m["full_model_macs"]  # the architecture's, not training's
-    assert min(test["int8_float_agreement"]) >= 0.96
-    assert m["dataset"]["split"]["test"] >= 300
+    assert m.metrics.int8_accuracy[-1] >= 0.95
+    assert m.stages[0].cumulative_macs <= 0.25 * m.full_model_macs  # the architecture's, not training's
+    assert min(m.metrics.int8_float_agreement) >= 0.96
+    assert m.dataset.split["test"] >= 300
 
 
 def test_manifest_describes_the_stage_files(default_build):
     d, m = default_build.directory, default_build.manifest
-    assert json.loads((d / "manifest.json").read_text()) == m
-    for k, s in enumerate(m["stages"]):
-        blob = (d / s["file"]).read_bytes()
-        assert hashlib.sha256(blob).hexdigest() == s["sha256"]
+    assert artifact.Build.open(d).manifest == m
+    for k, s in enumerate(m.stages):
+        blob = (d / s.file).read_bytes()
+        assert hashlib.sha256(blob).hexdigest() == s.sha256
         if k:
-            assert s["input"] == m["stages"][k - 1]["boundary"]  # same tensor, same quantization
-    assert m["stages"][-1]["boundary"] is None
-    assert [e["point"] for e in m["exits"]] == ["block1", "block2", "final"]
-    assert m["decision"]["spec"]["mechanism"] == "confidence" and len(m["decision"]["spec"]["thresholds"]) == 2
-    assert len(m["dataset"]["split_digest"]) == 64
+            assert s.input == m.stages[k - 1].boundary  # same tensor, same quantization
+    assert m.stages[-1].boundary is None
+    assert [e.point for e in m.exits] == ["block1", "block2", "final"]
+    assert m.decision.spec.mechanism == "confidence" and len(m.decision.spec.thresholds) == 2
+    assert len(m.dataset.split_digest) == 64
+    assert m.project == project.Project()  # the validated project, as given
 
 
 def test_records_are_what_the_stages_compute(default_build):
     d, m = default_build.directory, default_build.manifest
-    rec = pipeline.load_records(d, m, "test")
-    assert rec.probs.shape == (m["dataset"]["split"]["test"], 3, 10)
-    chain = StageChain([(d / s["file"]).read_bytes() for s in m["stages"]])
+    rec = default_build.records("test")
+    assert rec.probs.shape == (m.dataset.split["test"], 3, 10)
+    chain = StageChain([(d / s.file).read_bytes() for s in m.stages])
     split = data.split(data.load("digits"), seed=0)
-    q = m["input"]["quantization"]
-    x = quantize.quantize_input(split.test.x[:20], q["scale"][0], q["zero_point"][0])
+    q = m.input.quantization
+    x = quantize.quantize_input(split.test.x[:20], q.scale[0], q.zero_point[0])
     np.testing.assert_array_equal(chain.run(x).probs, rec.probs[:20])
     np.testing.assert_array_equal(rec.labels, split.test.y)
 
 
 def test_report_lists_every_exit(default_build):
-    lines = default_build.report.splitlines()
+    report = (default_build.directory / pipeline.REPORT).read_text()
+    lines = report.splitlines()
     assert lines[0].startswith("default: digits-cnn on digits")
     assert any(" block1 " in line for line in lines) and any(" final " in line for line in lines)
     assert "EENN accuracy" in lines[-1]
-    assert (default_build.directory / "report.txt").read_text().strip() == default_build.report
+    assert report == build_table(default_build.manifest) + "\n"
 
 
 def test_a_failed_build_leaves_nothing_behind(tmp_path):
@@ -71,9 +73,9 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path):
 def test_untrained_zoo_model_builds_without_data(tmp_path):
     p = project.override(project.Project(), name="kws", **{"model.name": "ds-cnn", "training.epochs": 1})
     result = pipeline.build(p, tmp_path, progress=False, log=lambda *_: None)
-    m = result.manifest
-    assert m["dataset"]["trained"] is False and m["metrics"]["test"]["int8_accuracy"] is None
-    assert m["input"]["shape"] == [1, 49, 10, 1] and len(m["stages"]) == 3
+    m = result.build.manifest
+    assert m.dataset.trained is False and m.metrics.int8_accuracy is None
+    assert m.input.shape == (1, 49, 10, 1) and len(m.stages) == 3
     assert Records.load(result.directory / "records_calib.npz").labels.tolist() == [-1] * 20
 
 
@@ -137,10 +139,10 @@ def test_cli_simulate_reads_a_build(default_build):
     out = default_build.directory.parent
     r = run_eenn("simulate", "--out", str(out), "--threshold", "1.0", cwd=out)
     assert r.returncode == 0, r.stderr
-    n = default_build.manifest["dataset"]["split"]["test"]
+    n = default_build.manifest.dataset.split["test"]
     assert "confidence: integer thresholds 128, 128" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
     r = run_eenn("simulate", "--out", str(out), "--split", "calib", "--threshold", "0,0", cwd=out)
-    assert f"exits taken {default_build.manifest['dataset']['split']['calib']} / 0 / 0" in r.stdout
+    assert f"exits taken {default_build.manifest.dataset.split['calib']} / 0 / 0" in r.stdout
     r = run_eenn("simulate", "--out", str(out), "--mechanism", "margin", "--threshold", "1.0", cwd=out)
     assert "margin: integer thresholds 256, 256" in r.stdout and f"exits taken 0 / 0 / {n}" in r.stdout
     r = run_eenn("simulate", "--out", str(out), "--mechanism", "nonsense", cwd=out)

@@ -11,7 +11,7 @@ def _project_file(tmp_path, text: str):
 
 
 def test_defaults_need_no_file():
-    p = project.load(None).validate()
+    p = project.load(None)
     assert p.model.name == "digits-cnn" and p.exit_points == ("block1", "block2")
     assert p.training.mode is None and p.training.resolved(False).mode == "joint"
     assert p.decision.threshold is None and p.calibration.method == "ucb-hb"
@@ -36,8 +36,8 @@ def test_file_and_overrides(tmp_path):
 ])
 def test_calibration_settings_are_checked(tmp_path, text, message):
     with pytest.raises(EennError, match=message):
-        project.load(_project_file(tmp_path, text)).validate()
-    project.load(_project_file(tmp_path, '[decision]\nthreshold = 0.8\n[calibration]\nmethod = "none"\n')).validate()
+        project.load(_project_file(tmp_path, text))
+    project.load(_project_file(tmp_path, '[decision]\nthreshold = 0.8\n[calibration]\nmethod = "none"\n'))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -78,7 +78,19 @@ def test_missing_file(tmp_path):
 
 
 def test_the_deployment_section_sets_the_split(tmp_path):
-    loaded = project.load(_project_file(tmp_path, "[deployment]\nsplit = 1\nfallback = false\n")).validate()
+    loaded = project.load(_project_file(tmp_path, "[deployment]\nsplit = 1\nfallback = false\n"))
     assert (loaded.deployment.split, loaded.deployment.fallback, loaded.deployment.edge_timeout_ms) == (1, False, 200.0)
     with pytest.raises(EennError, match="'deployment.split' must be int"):
         project.load(_project_file(tmp_path, "[deployment]\nsplit = 'one'\n"))
+
+
+@pytest.mark.parametrize("text, changes, message", [
+    ("[deployment]\nsplit = 5\n", {}, "deployment.split 5: the stages are 0 to 2"),
+    ('[decision]\nmechanism = "vote"\n', {}, "decision mechanism 'vote' is unknown"),
+    ("", {"model.exits": ("block2", "block1")}, "in network order"),
+])
+def test_the_project_is_validated_once_on_loading_and_errors_name_the_file(tmp_path, text, changes, message):
+    path = _project_file(tmp_path, text)
+    with pytest.raises(EennError, match=message) as e:
+        project.load(path, **changes)
+    assert str(e.value).startswith(f"{path}: ")

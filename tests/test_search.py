@@ -58,12 +58,12 @@ def test_the_choice_is_a_project_that_rebuilds_the_trial(searched, tmp_path):
     chosen = search.choose(search.feasible_front(study), 0.01)
     path = tmp_path / "project.toml"
     search.write_choice(chosen, path)
-    proj = project.load(path).validate()
+    proj = project.load(path)
     assert proj.name == "small-search" and proj.model.file and proj.training.mode == "heads"
-    rebuilt = pipeline.build(proj, out, progress=False, log=lambda *_: None)
+    rebuilt = pipeline.build(proj, out, progress=False, log=lambda *_: None).build.manifest
     summary = chosen.user_attrs["summary"]
-    assert rebuilt.manifest["decision"]["spec"]["thresholds"] == summary["thresholds"]
-    assert rebuilt.manifest["metrics"]["test"]["policy"] == {k: v for k, v in summary["test"].items() if k != "cost"}
+    assert list(rebuilt.decision.spec.thresholds) == summary["thresholds"]
+    assert rebuilt.metrics.policy == {k: v for k, v in summary["test"].items() if k != "cost"}
 
 
 def test_a_search_resumes_where_it_stopped(searched):

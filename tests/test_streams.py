@@ -6,9 +6,8 @@ import csv
 import numpy as np
 import pytest
 
-from eenn import boards, decisions, emulate, firmware, pipeline, streams, validation
+from eenn import boards, decisions, emulate, firmware, streams, validation
 from eenn.errors import EennError
-from eenn.simulate import StageChain
 from mechanisms import SPECS
 
 STEPS = 1000
@@ -17,11 +16,9 @@ STEPS = 1000
 @pytest.fixture(scope="module")
 def stream_records(default_build):
     """A digits stream of STEPS scenes-steps from the test split, with its TFLM records."""
-    directory, manifest = default_build.directory, default_build.manifest
-    test = pipeline.load_records(directory, manifest, "test")
+    test = default_build.records("test")
     stream = streams.build(test.inputs, test.labels, STEPS, seed=1)
-    chain = StageChain([t for _, t in pipeline.stage_models(directory, manifest)])
-    return stream, chain.run(stream.inputs, stream.labels)
+    return stream, default_build.stage_chain().run(stream.inputs, stream.labels)
 
 
 def test_scenes_are_runs_of_one_class_of_bounded_length():
@@ -67,9 +64,9 @@ def test_a_temporal_mechanism_saves_60_percent_of_the_full_network_on_a_stream(d
 
     stream, records = stream_records
     manifest = default_build.manifest
-    full = manifest["full_model_macs"]
-    rows = tradeoff.sweep(records, project.DecisionConfig(), pipeline.exit_quantizations(manifest)[:-1],
-                          [s["cumulative_macs"] for s in manifest["stages"]], full, stream.starts)
+    full = manifest.full_model_macs
+    rows = tradeoff.sweep(records, project.DecisionConfig(), manifest.exit_quantizations[:-1],
+                          manifest.cumulative_macs, full, stream.starts)
     assert {r["mechanism"] for r in rows} == set(decisions.MECHANISMS)
     full_accuracy = float(np.mean(records.predictions[:, -1] == records.labels))
     good = [r for r in rows if r["mechanism"] in decisions.TEMPORAL
@@ -78,18 +75,16 @@ def test_a_temporal_mechanism_saves_60_percent_of_the_full_network_on_a_stream(d
 
 
 @pytest.mark.parametrize("mechanism", list(SPECS))
-def test_every_mechanism_answers_as_the_host_on_a_long_stream_under_qemu(default_build, stream_records, mechanism):
+def test_every_mechanism_answers_as_the_host_on_a_long_stream_under_qemu(generated_build, stream_records, mechanism):
     spec = SPECS[mechanism]
     _, records = stream_records
-    directory, manifest = default_build.directory, default_build.manifest
-    pipeline.generate(directory)
     board = boards.get("mps2-an386")
-    fw = firmware.build(directory, board, emulated=True, decision=spec)
+    fw = firmware.build(generated_build, board, emulated=True, decision=spec)
     with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), decision=spec)
+        result = validation.run(emulator.link, generated_build, decision=spec, records=records)
     assert result.samples == STEPS and result.differences == []
     expected = decisions.simulate(spec, records.probs, np.array([True] + [False] * (STEPS - 1)))[0]
-    assert result.exit_histogram == np.bincount(expected, minlength=len(manifest["stages"])).tolist()
+    assert result.exit_histogram == np.bincount(expected, minlength=len(generated_build.manifest.stages)).tolist()
 
 
 def test_cli_tradeoff_writes_a_table_and_a_plot(default_build):

@@ -2,33 +2,29 @@
 its JSON-lines log, and `eenn report` reading that log back to the same figures."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from eenn import boards, cli, emulate, firmware, pipeline, runlog, validation
+from eenn import boards, cli, emulate, firmware, runlog, validation
 from eenn.errors import EennError
 
 SAMPLES = 300
 
 
 @pytest.fixture(scope="module")
-def build(default_build):
-    pipeline.generate(default_build.directory)
-    return default_build.directory
-
-
-@pytest.fixture(scope="module")
-def nrf52_qemu(build):
+def nrf52_qemu(generated_build):
     """The nRF52840's QEMU image running, its UART on a pseudo-terminal nobody has opened."""
     board = boards.get("nrf52")
-    fw = firmware.build(build, board, emulated=True)
+    fw = firmware.build(generated_build, board, emulated=True)
     with emulate.Emulator(fw.elf, board.emulation.machine, serial="pty", connect=False) as emulator:
         assert emulator.url.startswith("/dev/pts/")
         yield emulator
 
 
-def test_validate_on_a_pty_has_no_mismatch_and_its_log_reads_back(build, nrf52_qemu, tmp_path, capsys):
+def test_validate_on_a_pty_has_no_mismatch_and_its_log_reads_back(generated_build, nrf52_qemu, tmp_path, capsys):
     log = tmp_path / "validate.jsonl"
+    build = generated_build.directory
     status = cli.main(["validate", "--board", "nrf52", "--port", nrf52_qemu.url, "--name", build.name,
                        "--out", str(build.parent), "--samples", str(SAMPLES), "--log", str(log), "--quiet"])
     out = capsys.readouterr().out
@@ -48,24 +44,26 @@ def test_validate_on_a_pty_has_no_mismatch_and_its_log_reads_back(build, nrf52_q
     assert (tmp_path / "validate.png").stat().st_size > 0
 
 
-def test_a_device_running_another_board_s_firmware_is_refused(build, nrf52_qemu):
-    manifest = pipeline.load_manifest(build)
-    records = pipeline.load_records(build, manifest, "test")
+def test_a_device_running_another_board_s_firmware_is_refused(generated_build, nrf52_qemu):
     from eenn.link import Link
+
+    m = generated_build.manifest
+    retrained = replace(generated_build, manifest=replace(m, stages=(replace(m.stages[0], sha256="0" * 64),
+                                                                     *m.stages[1:])))
 
     device = Link(nrf52_qemu.url, timeout=5)
     try:
         with pytest.raises(EennError, match="runs firmware for nrf52840@mps2-an386, not stm32f405"):
-            validation.run(device, manifest, records, firmware.model_digest(manifest), 5, board=boards.get("stm32f405"))
+            validation.run(device, generated_build, 5, board=boards.get("stm32f405"))
         with pytest.raises(EennError, match="runs another model"):
-            validation.run(device, manifest, records, bytes(32), 5)
+            validation.run(device, retrained, 5)
     finally:
         device.close()
 
 
-def test_a_missing_port_is_one_line(build, capsys):
-    status = cli.main(["validate", "--board", "nrf52", "--port", "/dev/does-not-exist", "--name", build.name,
-                       "--out", str(build.parent)])
+def test_a_missing_port_is_one_line(generated_build, capsys):
+    status = cli.main(["validate", "--board", "nrf52", "--port", "/dev/does-not-exist", "--name", generated_build.name,
+                       "--out", str(generated_build.directory.parent)])
     err = capsys.readouterr().err
     assert status == cli.EXIT_ERROR and err.count("\n") == 1 and "cannot open /dev/does-not-exist" in err
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic, bench, boards, costs, firmware, layers, lowering, pipeline, project, zoo
+from .artifact import Build
 from .errors import EennError
 from .simulate import tflm_arena_bytes
 
@@ -77,13 +78,13 @@ def bench_layers(core: Core) -> dict:
     return results
 
 
-def build_model(name: str, out_root: Path) -> Path:
-    """The zoo model with its default exits, built into out_root/bench-<name> (trained on the
-    zoo's dataset where it has one, else untrained)."""
-    proj = project.override(project.Project(), name=f"bench-{name}", **{"model.name": name})
-    built = pipeline.build(proj, out_root, progress=False, log=lambda *_: None)
-    pipeline.generate(built.directory)
-    return built.directory
+def build_model(name: str, out_root: Path) -> Build:
+    """The zoo model with its default exits, built and generated into out_root/bench-<name>
+    (trained on the zoo's dataset where it has one, else untrained)."""
+    proj = project.load(None, name=f"bench-{name}", **{"model.name": name})
+    built = pipeline.build(proj, out_root, progress=False, log=lambda *_: None).build
+    pipeline.generate(built)
+    return built
 
 
 MODEL_CONSTANT = re.compile(r"stage\d+_op\d+(_[a-z]+)?")  # the generator's names of an op's arrays and parameters
@@ -98,21 +99,20 @@ def model_constant_bytes(elf: Path) -> int:
         return sum(s["st_size"] for s in symbols.iter_symbols() if MODEL_CONSTANT.fullmatch(s.name))
 
 
-def model_figures(directory: Path) -> dict:
+def model_figures(built: Build) -> dict:
     """What a build takes whatever the core: MACs per stage, arena, the TFLM interpreter's
     largest stage arena, constants."""
-    code = pipeline.load_code_summary(directory)
-    models = pipeline.stage_models(directory, pipeline.load_manifest(directory))
-    return {"macs": [s["macs"] for s in code["stages"]], "arena_bytes": code["arena_bytes"],
-            "tflm_arena_bytes": max(tflm_arena_bytes(tflite)["total"] for _, tflite in models),
-            "weight_bytes": code["weight_bytes"]}
+    code = built.code()
+    return {"macs": [s.macs for s in code.stages], "arena_bytes": code.arena_bytes,
+            "tflm_arena_bytes": max(tflm_arena_bytes(tflite)["total"] for _, tflite in built.stage_models()),
+            "weight_bytes": code.weight_bytes}
 
 
-def bench_model(directory: Path, core: Core, figures: dict) -> dict:
+def bench_model(built: Build, core: Core, figures: dict) -> dict:
     """The build's `figures` (model_figures) with its instructions and runtime flash on `core`."""
-    models = pipeline.stage_models(directory, pipeline.load_manifest(directory))
+    models = built.stage_models()
     try:
-        image = firmware.build(directory, core.board, emulated=True)
+        image = firmware.build(built, core.board, emulated=True)
         instructions = bench.measure(models, core.board, check=True)
     except EennError as e:
         if not _does_not_fit(e):
@@ -128,10 +128,10 @@ def run(out_root: Path = Path("generated"), cpus=CPUS, models=tuple(zoo.ZOO), pr
     from tqdm import tqdm
 
     chosen = cores(cpus)
-    directories, figures = {}, {}
+    builds, figures = {}, {}
     for name in tqdm(models, desc="building models", unit="model", disable=not progress, leave=False):
-        directories[name] = build_model(name, Path(out_root))
-        figures[name] = model_figures(directories[name])
+        builds[name] = build_model(name, Path(out_root))
+        figures[name] = model_figures(builds[name])
     results = {"layers": {}, "models": {}}
     work = [(core, kind, name) for core in chosen for kind, name in
             [("layers", None)] + [("models", m) for m in models]]
@@ -139,7 +139,7 @@ def run(out_root: Path = Path("generated"), cpus=CPUS, models=tuple(zoo.ZOO), pr
         if kind == "layers":
             results["layers"][core.cpu] = bench_layers(core)
         else:
-            results["models"].setdefault(name, {})[core.cpu] = bench_model(directories[name], core, figures[name])
+            results["models"].setdefault(name, {})[core.cpu] = bench_model(builds[name], core, figures[name])
     results["machines"] = {core.cpu: core.board.emulation.machine for core in chosen}
     return results
 

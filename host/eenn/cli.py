@@ -53,29 +53,27 @@ def _add_split(p: argparse.ArgumentParser) -> None:
                    "of running the remaining stages on the device (the image then leaves them out)")
 
 
-def _split(args, directory: Path):
-    """The image's split: the flags, else the project's [deployment]."""
-    from . import pipeline
-    from .firmware import Split
+def _deployment(args, build):
+    """The image's deployment: the project's [deployment], the flags applied."""
+    from dataclasses import replace
 
-    deployment = pipeline.load_manifest(directory)["project"].get("deployment", {})
-    stage = args.split if args.split is not None else deployment.get("split")
-    if stage is None:
-        if args.no_fallback:
-            raise EennError("--no-fallback needs a split (--split, or deployment.split in the project)")
-        return None
-    timeout = args.edge_timeout_ms if args.edge_timeout_ms is not None else deployment.get("edge_timeout_ms", 200.0)
-    return Split(stage, fallback=deployment.get("fallback", True) and not args.no_fallback, timeout_ms=timeout)
+    saved = build.manifest.project.deployment
+    changes = {"split": args.split, "edge_timeout_ms": args.edge_timeout_ms, "fallback": False if args.no_fallback else None}
+    return replace(saved, **{k: v for k, v in changes.items() if v is not None}).validate(len(build.manifest.stages))
 
 
-def _replay_count(value, directory: Path) -> int:
+def _replay_count(value, build) -> int:
     """--replay as a number of samples (0: no replay)."""
     if value != "all":
         return value or 0
-    from . import pipeline
+    return len(build.records("test"))
 
-    manifest = pipeline.load_manifest(directory)
-    return len(pipeline.load_records(directory, manifest, "test").labels)
+
+def _open(args):
+    """The build a command reads: OUT/NAME/."""
+    from .artifact import Build
+
+    return Build.open(args.out / args.name)
 
 
 def _monitor_arguments(p: argparse.ArgumentParser, build_required: bool = False) -> None:
@@ -248,9 +246,8 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args) -> None:
     from . import pipeline, project
 
-    proj = project.load(args.project)
-    proj = project.override(
-        proj, name=args.name, seed=args.seed, **{
+    proj = project.load(
+        args.project, name=args.name, seed=args.seed, **{
             "data.source": args.dataset, "model.name": args.model, "model.file": args.model_file,
             "model.exits": args.exits,
             "model.head": args.head, "training.mode": args.training_mode, "training.epochs": args.epochs,
@@ -265,19 +262,16 @@ def _build(args) -> None:
 def _simulate(args) -> None:
     from dataclasses import replace
 
-    from . import decisions, pipeline, report
+    from . import decisions, report
 
-    directory = args.out / args.name
-    manifest = pipeline.load_manifest(directory)
-    records = pipeline.load_records(directory, manifest, args.split)
-    stages = manifest["stages"]
+    build = _open(args)
+    m = build.manifest
+    records = build.records(args.split)
     changes = {k: v for k, v in {"threshold": args.threshold, "mechanism": args.mechanism}.items() if v is not None}
+    spec = m.decision.spec
     if changes:
-        config = replace(pipeline.decision_config(manifest), **changes)
-        spec = decisions.spec_for(config, pipeline.exit_quantizations(manifest)[:-1])
-    else:
-        spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    result = decisions.evaluate(records, spec, [s["cumulative_macs"] for s in stages], manifest["full_model_macs"])
+        spec = decisions.spec_for(replace(m.decision.config, **changes), m.exit_quantizations[:-1])
+    result = decisions.evaluate(records, spec, m.cumulative_macs, m.full_model_macs)
     print(f"{spec.mechanism}: integer thresholds {', '.join(map(str, spec.thresholds))}")
     print(report.policy_line(result))
 
@@ -285,8 +279,7 @@ def _simulate(args) -> None:
 def _search(args) -> None:
     from . import atomic, project, search
 
-    proj = project.override(project.load(args.project), name=args.name,
-                            **{"model.file": args.model_file, "data.source": args.dataset})
+    proj = project.load(args.project, name=args.name, **{"model.file": args.model_file, "data.source": args.dataset})
     config = search.SearchConfig(trials=args.trials, board=args.board, objective=args.objective, max_loss=args.max_loss,
                                  max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs,
                                  population=args.population)
@@ -307,14 +300,13 @@ def _calibrate(args) -> None:
 
     from . import calibration, pipeline, report
 
-    directory = args.out / args.name
-    manifest = pipeline.load_manifest(directory)
-    saved = calibration.CalibrationConfig(**manifest["project"]["calibration"])
+    build = _open(args)
+    saved = build.manifest.project.calibration
     changes = {"method": args.method, "risk": args.risk, "epsilon": args.epsilon, "delta": args.delta,
                "clip": args.clip, "per_exit": args.per_exit, "streams": args.streams,
                "stream_steps": args.stream_steps}
     settings = replace(saved, **{k: v for k, v in changes.items() if v is not None})
-    config = pipeline.decision_config(manifest)
+    config = build.manifest.decision.config
     config = replace(config, mechanism=args.mechanism or config.mechanism)
     if config.mechanism in calibration.THRESHOLD_MECHANISMS:
         if args.threshold is not None:
@@ -323,15 +315,15 @@ def _calibrate(args) -> None:
         config = replace(config, threshold=None)
     elif args.threshold is not None:
         config = replace(config, threshold=args.threshold)
-    result = pipeline.recalibrate(directory, config, settings, log=lambda line: print(line, file=sys.stderr))
+    build, result = pipeline.recalibrate(build, config, settings, log=lambda line: print(line, file=sys.stderr))
     print(report.calibration_lines(calibration.summary(result)))
-    print(f"wrote {directory}/manifest.json, calibration.txt and calibration.png")
+    print(f"wrote {build.directory}/manifest.json, calibration.txt and calibration.png")
 
 
 def _generate(args) -> None:
     from . import pipeline
 
-    generated, table = pipeline.generate(args.out / args.name)
+    generated, table = pipeline.generate(_open(args))
     print(table)
     print(f"wrote {generated.directory}/")
 
@@ -340,48 +332,42 @@ def _firmware(args) -> None:
     from . import boards, costs, firmware, report
 
     board = boards.get(args.board)
-    directory = args.out / args.name
-    fw = firmware.build(directory, board, emulated=args.emulated, replay=_replay_count(args.replay, directory),
-                        split=_split(args, directory))
+    build = _open(args)
+    fw = firmware.build(build, board, emulated=args.emulated, replay=_replay_count(args.replay, build),
+                        deployment=_deployment(args, build))
     print(report.firmware_lines(fw.size))
-    print(report.cost_lines(board, costs.model_costs(directory, board)))
+    print(report.cost_lines(board, costs.model_costs(build, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
-    if fw.split:
-        what += (f"; stages {fw.split.stage} and on run on an edge host (else "
-                 f"{'here' if fw.split.fallback else 'no result'} after {fw.split.timeout_ms:g} ms)")
+    d = fw.deployment
+    if d.split is not None:
+        what += (f"; stages {d.split} and on run on an edge host (else "
+                 f"{'here' if d.fallback else 'no result'} after {d.edge_timeout_ms:g} ms)")
     print(f"{'built' if fw.rebuilt else 'up to date'}: {fw.directory}/ (firmware.elf, .hex, .bin; build {fw.build_id}; "
           f"{what})")
 
 
 def _emulate(args) -> None:
-    from . import boards, costs, emulate, firmware, pipeline, report, validation
+    from . import boards, costs, emulate, firmware, report, validation
 
     board = boards.get(args.board)
-    directory = args.out / args.name
-    manifest = pipeline.load_manifest(directory)
-    records = pipeline.load_records(directory, manifest, "test")
-    fw = firmware.build(directory, board, emulated=True)
+    build = _open(args)
+    fw = firmware.build(build, board, emulated=True)
     with _optional_log(args.log) as log, emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, manifest, records, firmware.model_digest(manifest), args.samples,
-                                progress=not args.quiet, board=board, log=log)
-    predicted = costs.expected(result.exit_histogram,
-                               costs.stage_instructions(board, pipeline.load_code_summary(directory)))
+        result = validation.run(emulator.link, build, args.samples, progress=not args.quiet, board=board, log=log)
+    predicted = costs.expected(result.exit_histogram, costs.stage_instructions(board, build.code()))
     print(report.run_lines(board, result, validation.estimate(board, result), predicted))
     _fail_on_differences(result)
 
 
 def _validate(args) -> None:
-    from . import boards, firmware, link, pipeline, report, validation
+    from . import boards, link, report, validation
 
     board = boards.get(args.board)
-    directory = args.out / args.name
-    manifest = pipeline.load_manifest(directory)
-    records = pipeline.load_records(directory, manifest, "test")
+    build = _open(args)
     device = link.Link(args.port, baud=args.baud or board.uart.baud)
     try:
         with _optional_log(args.log) as log:
-            result = validation.run(device, manifest, records, firmware.model_digest(manifest), args.samples,
-                                    progress=not args.quiet, board=board, log=log)
+            result = validation.run(device, build, args.samples, progress=not args.quiet, board=board, log=log)
     finally:
         device.close()
     print(report.run_lines(board, result, validation.estimate(board, result)))
@@ -407,16 +393,14 @@ def _fail_on_differences(result, shown: int = 20) -> None:
 
 
 def _monitor(args, edge: bool = False) -> None:
-    from . import boards, decisions, firmware, monitor, pipeline, validation
+    from . import boards, monitor, validation
 
     baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
-    expectation = None
+    build = expectation = None
     if args.name:
-        directory = args.out / args.name
-        manifest = pipeline.load_manifest(directory)
-        expectation = validation.Expectation.of(decisions.DecisionSpec.from_dict(manifest["decision"]["spec"]),
-                                                pipeline.load_records(directory, manifest, "test"),
-                                                firmware.model_digest(manifest))
+        build = _open(args)
+        expectation = validation.Expectation.of(build.manifest.decision.spec, build.records("test"),
+                                                build.manifest.model_digest)
     live = sys.stderr.isatty()
 
     def show(tally):
@@ -428,7 +412,7 @@ def _monitor(args, edge: bool = False) -> None:
         if edge:
             from .edge import EdgeRuntime
 
-            runtime = EdgeRuntime(args.out / args.name)
+            runtime = EdgeRuntime(build)
         tally = monitor.Monitor(args.port, baud, log, expectation, runtime).run(args.records, args.seconds, show)
     if live:
         print(file=sys.stderr)
@@ -441,11 +425,12 @@ def _partition(args) -> None:
     from . import atomic, boards, partition
 
     board = boards.get(args.board)
-    directory = args.out / args.name
+    build = _open(args)
+    directory = build.directory
     bound = None if args.max_latency_ms is None else args.max_latency_ms * 1e-3
     for name in args.link or partition.link_names():
         link = partition.load_link(name)
-        found = partition.options(directory, board, link)
+        found = partition.options(build, board, link)
         chosen = partition.recommend(found, bound)
         title = f"{directory.name} on {board.name} over {link.name}"
         text = "\n".join([
@@ -477,27 +462,25 @@ def _report(args) -> None:
 
 
 def _flash(args) -> None:
-    from . import boards, firmware, flash, pipeline
+    from . import boards, firmware, flash
 
     board = boards.get(args.board)
     if args.image:
         elf, digest = args.image, None
     else:
-        directory = args.out / args.name
-        fw = firmware.build(directory, board, replay=_replay_count(args.replay, directory),
-                            split=_split(args, directory))
-        elf, digest = fw.elf, firmware.model_digest(pipeline.load_manifest(directory))
+        build = _open(args)
+        fw = firmware.build(build, board, replay=_replay_count(args.replay, build), deployment=_deployment(args, build))
+        elf, digest = fw.elf, build.manifest.model_digest
     flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
     print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")
 
 
 def _tradeoff(args) -> None:
-    from . import atomic, pipeline, streams, tradeoff
-    from .simulate import StageChain
+    from . import atomic, streams, tradeoff
 
-    directory = args.out / args.name
-    manifest = pipeline.load_manifest(directory)
-    records = pipeline.load_records(directory, manifest, "test")
+    build = _open(args)
+    m = build.manifest
+    records = build.records("test")
     starts, kind = None, "i.i.d. test split"
     if args.stream or args.stream_file:
         if args.stream_file:
@@ -505,16 +488,15 @@ def _tradeoff(args) -> None:
         else:
             stream = streams.build(records.inputs, records.labels, args.steps, args.seed, noise=args.noise)
             kind = f"stream of {args.steps} steps (seed {args.seed}, noise {args.noise})"
-        shape = tuple(manifest["stages"][0]["input"]["shape"][1:])
-        chain = StageChain([t for _, t in pipeline.stage_models(directory, manifest)])
-        records = chain.run(stream.inputs.reshape(len(stream), *shape), stream.labels, progress=True)
+        shape = m.stages[0].input.shape[1:]
+        records = build.stage_chain().run(stream.inputs.reshape(len(stream), *shape), stream.labels, progress=True)
         starts = stream.starts
-    rows = tradeoff.sweep(records, pipeline.decision_config(manifest), pipeline.exit_quantizations(manifest)[:-1],
-                          [s["cumulative_macs"] for s in manifest["stages"]], manifest["full_model_macs"], starts)
-    stem = directory / ("tradeoff_stream" if starts is not None else "tradeoff_iid")
-    text = f"{manifest['name']}: {kind}\n{tradeoff.table(rows)}"
+    rows = tradeoff.sweep(records, m.decision.config, m.exit_quantizations[:-1], m.cumulative_macs, m.full_model_macs,
+                          starts)
+    stem = build.directory / ("tradeoff_stream" if starts is not None else "tradeoff_iid")
+    text = f"{m.name}: {kind}\n{tradeoff.table(rows)}"
     atomic.write_text(stem.with_suffix(".txt"), text + "\n")
-    tradeoff.plot(rows, f"{manifest['name']}: {kind}", stem.with_suffix(".png"))
+    tradeoff.plot(rows, f"{m.name}: {kind}", stem.with_suffix(".png"))
     print(text)
     print(f"wrote {stem}.txt and {stem}.png")
 

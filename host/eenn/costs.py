@@ -21,7 +21,7 @@ import numpy as np
 import tomli_w
 from scipy.optimize import nnls
 
-from . import atomic, bench, boards, codegen, decisions, firmware, layers, pipeline
+from . import atomic, bench, boards, codegen, decisions, firmware, layers
 from .emulate import CYCLES_PER_INSTRUCTION
 from .errors import EennError
 from .workload import FEATURES, features
@@ -197,12 +197,10 @@ def save(table: Table) -> Path:
 
 # ---- a generated model on a board ---------------------------------------------------------
 
-def stage_instructions(board: boards.Board, code: dict) -> list:
-    """Predicted instructions of each stage of a generated model (its code.json) on the board's CPU."""
-    if any("kernels" not in s for s in code["stages"]):
-        raise EennError("the generated sources predate the cost model: run 'eenn generate' again")
+def stage_instructions(board: boards.Board, code) -> list:
+    """Predicted instructions of each stage of a generated model (its artifact.CodeSummary) on the board's CPU."""
     table = load(board.cpu)
-    return [table.instructions(s["kernels"]) for s in code["stages"]]
+    return [table.instructions(s.kernels) for s in code.stages]
 
 
 def expected(exit_histogram: list, per_stage: list) -> float:
@@ -218,16 +216,16 @@ def on_board(board: boards.Board, instructions: float) -> dict:
     return {"instructions": instructions, "cycles": cycles, "latency_s": seconds, "energy_j": energy}
 
 
-def model_costs(directory: Path, board: boards.Board) -> dict:
-    """A build's cost on the board: per stage (MACs, constants, arena, predicted instructions)
-    and per inference, with the exits its decision takes on the calibration split."""
-    manifest = pipeline.load_manifest(directory)
-    code = pipeline.load_code_summary(directory)
+def model_costs(build, board: boards.Board) -> dict:
+    """A build's cost on the board (an artifact.Build, generated): per stage (MACs, constants,
+    arena, predicted instructions) and per inference, with the exits its decision takes on the
+    calibration split."""
+    m = build.manifest
+    code = build.code()
     per_stage = stage_instructions(board, code)
-    calib = pipeline.load_records(directory, manifest, "calib")
-    spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    cumulative = [s["cumulative_macs"] for s in manifest["stages"]]
-    histogram = decisions.evaluate(calib, spec, cumulative, manifest["full_model_macs"])["exit_histogram"]
-    return {"board": board.name, "cpu": board.cpu, "stages": [{**s, "instructions": n} for s, n in zip(code["stages"], per_stage)],
-            "exit_histogram": histogram, "expected": on_board(board, expected(histogram, per_stage)),
-            "all_stages": on_board(board, sum(per_stage))}
+    histogram = decisions.evaluate(build.records("calib"), m.decision.spec, m.cumulative_macs,
+                                   m.full_model_macs)["exit_histogram"]
+    stages = [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes, "instructions": n}
+              for s, n in zip(code.stages, per_stage)]
+    return {"board": board.name, "cpu": board.cpu, "stages": stages, "exit_histogram": histogram,
+            "expected": on_board(board, expected(histogram, per_stage)), "all_stages": on_board(board, sum(per_stage))}

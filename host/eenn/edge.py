@@ -11,17 +11,15 @@ import struct
 
 import numpy as np
 
-from . import firmware, pipeline
 from .link import LinkError, edge_answer
-from .simulate import StageChain
 
 
 class EdgeRuntime:
-    def __init__(self, directory):
-        manifest = pipeline.load_manifest(directory)
-        self.model_digest = firmware.model_digest(manifest)
-        self.input_shapes = [tuple(s["input"]["shape"]) for s in manifest["stages"]]
-        self.chain = StageChain([tflite for _, tflite in pipeline.stage_models(directory, manifest)])
+    def __init__(self, build):
+        """The edge host of `build` (an artifact.Build)."""
+        self.model_digest = build.manifest.model_digest
+        self.input_shapes = [s.input.shape for s in build.manifest.stages]
+        self.chain = build.stage_chain()
 
     def answer(self, body: bytes) -> bytes:
         """The answer frame to an offload frame's payload."""

@@ -22,9 +22,11 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from . import atomic, boards, decisions, pipeline
+from . import atomic, boards, decisions
+from .artifact import Build, CodeSummary
 from .codegen import TEMPLATES
 from .errors import EennError
+from .project import DeploymentConfig
 from .report import firmware_lines
 
 SOURCES = TEMPLATES / "firmware"
@@ -44,35 +46,12 @@ SEQUENCES = 1 << 16  # a record's sequence number is 16 bits (protocol.h)
 
 
 @dataclass(frozen=True)
-class Split:
-    """An EENN split between the device and an edge host: the device runs the stages before
-    `stage`; a sample none of their exits lets leave goes to the edge host for the rest. If no
-    answer comes within `timeout_ms`, the device runs the rest itself (`fallback`; the image
-    then holds every stage) or reports no result."""
-
-    stage: int
-    fallback: bool = True
-    timeout_ms: float = 200.0
-
-    def check(self, num_stages: int) -> None:
-        if not 1 <= self.stage < num_stages:
-            raise EennError(f"cannot split before stage {self.stage}: the model has stages 0 to {num_stages - 1}, "
-                            "and each side needs at least one")
-        if self.timeout_ms <= 0:
-            raise EennError(f"the edge timeout must be positive, not {self.timeout_ms} ms")
-
-    @property
-    def name(self) -> str:
-        return f"split{self.stage}" + ("" if self.fallback else "-alone")
-
-
-@dataclass(frozen=True)
 class Firmware:
     directory: Path
     board: boards.Board
     emulated: bool
     replay: int  # test samples the image replays; 0: it serves a host
-    split: "Split | None"
+    deployment: DeploymentConfig  # with a split, the stages from deployment.split on run on an edge host
     build_id: str
     size: dict
     rebuilt: bool
@@ -82,26 +61,22 @@ class Firmware:
         return self.directory / "firmware.elf"
 
 
-def model_digest(manifest: dict) -> bytes:
-    """One digest for the model: SHA-256 over the stages' SHA-256 digests, in order."""
-    return hashlib.sha256("".join(s["sha256"] for s in manifest["stages"]).encode()).digest()
-
-
 def output_directory(directory: Path, board: boards.Board, emulated: bool, replay: int = 0,
-                     split: "Split | None" = None) -> Path:
-    parts = [board.name, "qemu" if emulated else "", "replay" if replay else "", split.name if split else ""]
+                     deployment: DeploymentConfig = DeploymentConfig()) -> Path:
+    split = "" if deployment.split is None else f"split{deployment.split}" + ("" if deployment.fallback else "-alone")
+    parts = [board.name, "qemu" if emulated else "", "replay" if replay else "", split]
     return Path(directory) / "-".join(p for p in parts if p)
 
 
 
-def _check_budget(board: boards.Board, code: dict, replay_bytes: int = 0) -> None:
-    ram = code["arena_bytes"] + STACK_BYTES
-    constants = code["weight_bytes"] + replay_bytes
+def _check_budget(board: boards.Board, code: CodeSummary, replay_bytes: int = 0) -> None:
+    ram = code.arena_bytes + STACK_BYTES
+    constants = code.weight_bytes + replay_bytes
     if ram > board.memory.ram_bytes or constants > board.memory.flash_bytes:
         samples = f" and replayed samples {replay_bytes:,}" if replay_bytes else ""
         raise EennError(
             f"the model does not fit {board.name}: it needs at least {ram:,} bytes of RAM (arena "
-            f"{code['arena_bytes']:,} + stack {STACK_BYTES:,}) of {board.memory.ram_bytes:,}, and "
+            f"{code.arena_bytes:,} + stack {STACK_BYTES:,}) of {board.memory.ram_bytes:,}, and "
             f"{constants:,} bytes of flash for constants{samples} of {board.memory.flash_bytes:,}")
 
 
@@ -159,14 +134,14 @@ def decision_config(spec: decisions.DecisionSpec, num_stages: int) -> str:
 
 
 def _render(board, emulated, model_name: str, digest: bytes, build_id: str, num_stages: int, replay: bool = False,
-            split: "Split | None" = None) -> dict:
+            deployment: DeploymentConfig = DeploymentConfig()) -> dict:
     """The board's configuration header, linker script and driver sources."""
     env = _environment()
     counter = "systick" if emulated else board.cost.counter
     edge = {"stage": num_stages, "fallback": True, "timeout_ticks": 0}
-    if split is not None:
-        edge = {"stage": split.stage, "fallback": split.fallback,
-                "timeout_ticks": max(1, round(split.timeout_ms * 1e-3 * board.counter_hz(emulated)))}
+    if deployment.split is not None:
+        edge = {"stage": deployment.split, "fallback": deployment.fallback,
+                "timeout_ticks": max(1, round(deployment.edge_timeout_ms * 1e-3 * board.counter_hz(emulated)))}
     context = dict(board=board, emulated=emulated, replay=replay, edge=edge, version=version("eenn"),
                    model_name=model_name,
                    build_id=build_id, digest=[f"0x{b:02x}" for b in digest],
@@ -219,7 +194,7 @@ def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
     return Path(out) / "firmware.elf"
 
 
-def replay_samples(manifest: dict, records, count: int) -> str:
+def replay_samples(model_name: str, records, count: int) -> str:
     """replay_samples.c: the first `count` quantized test inputs, for a replay build."""
     if records.inputs is None:
         raise EennError("these records keep no inputs; run 'eenn build' again")
@@ -228,40 +203,38 @@ def replay_samples(manifest: dict, records, count: int) -> str:
                         f"sequence number tells {SEQUENCES:,} apart")
     samples = records.inputs[:count].reshape(count, -1).astype(int).tolist()
     return _environment().get_template("replay_samples.c.j2").render(
-        count=count, samples=samples, model_name=manifest["name"], version=version("eenn"))
+        count=count, samples=samples, model_name=model_name, version=version("eenn"))
 
 
-def build(directory: Path, board: boards.Board, emulated: bool = False,
-          decision: "decisions.DecisionSpec | None" = None, replay: int = 0, split: "Split | None" = None) -> Firmware:
-    """The firmware of the build in `directory` for `board`, with the build's exit decision
-    unless `decision` replaces it; with `replay`, an image that replays that many test
-    samples forever instead of serving a host; with `split`, one that leaves the last stages
-    to an edge host."""
-    directory = Path(directory)
+def build(built: Build, board: boards.Board, emulated: bool = False, decision: "decisions.DecisionSpec | None" = None,
+          replay: int = 0, deployment: DeploymentConfig = DeploymentConfig()) -> Firmware:
+    """The firmware of `built` for `board`, with the build's exit decision unless `decision`
+    replaces it; with `replay`, an image that replays that many test samples forever instead
+    of serving a host; with a `deployment` split, one that leaves the last stages to an edge host."""
     if emulated and board.emulation is None:
         raise EennError(f"board {board.name} has no emulation entry")
-    manifest = pipeline.load_manifest(directory)
-    src = directory / pipeline.SOURCES
-    code = pipeline.load_code_summary(directory)
-    num_stages = len(manifest["stages"])
-    if split is not None:
-        split.check(num_stages)
+    manifest = built.manifest
+    src = built.sources
+    code = built.code()
+    num_stages = len(manifest.stages)
+    deployment.validate(num_stages)
+    split = deployment.split is not None
     generated, replay_bytes = {}, 0
     if replay:
-        records = pipeline.load_records(directory, manifest, "test")
-        generated["replay_samples.c"] = replay_samples(manifest, records, replay)
+        records = built.records("test")
+        generated["replay_samples.c"] = replay_samples(manifest.name, records, replay)
         replay_bytes = replay * records.inputs[0].size
     _check_budget(board, code, replay_bytes)
     _check_tools()
 
     placeholder = "@BUILD_ID@"
-    spec = decision or decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    rendered = _render(board, emulated, manifest["name"], model_digest(manifest), placeholder, num_stages,
-                       bool(replay), split)
+    spec = decision or manifest.decision.spec
+    rendered = _render(board, emulated, manifest.name, manifest.model_digest, placeholder, num_stages,
+                       bool(replay), deployment)
     rendered["decision_config.h"] = decision_config(spec, num_stages)
     runtime = ["main.c", "decision.c", "framing.c", *(["edge.c"] if split else []), *rendered["sources"]]
     sources = sorted(src.glob("*.c")) + [SOURCES / name for name in runtime]
-    model_flags = [f"-DEENN_DEVICE_STAGES={split.stage}"] if split and not split.fallback else []
+    model_flags = [f"-DEENN_DEVICE_STAGES={deployment.split}"] if split and not deployment.fallback else []
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
     flags = [*board.cflags, *CFLAGS, *model_flags]
     digest = hashlib.sha256()
@@ -271,11 +244,11 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         digest.update(hashlib.sha256(part).digest())
     build_id = digest.hexdigest()[:16]
 
-    out = output_directory(directory, board, emulated, replay, split)
+    out = output_directory(built.directory, board, emulated, replay, deployment)
     try:
         size = json.loads((out / SIZE_REPORT).read_text())
         if size["build_id"] == build_id and (out / "firmware.elf").exists():
-            return Firmware(out, board, emulated, replay, split, build_id, size, rebuilt=False)
+            return Firmware(out, board, emulated, replay, deployment, build_id, size, rebuilt=False)
     except (FileNotFoundError, json.JSONDecodeError, KeyError):
         pass
 
@@ -302,4 +275,4 @@ def build(directory: Path, board: boards.Board, emulated: bool = False,
         }
         atomic.write_json(tmp / SIZE_REPORT, size)
         (tmp / SIZE_TEXT).write_text(firmware_lines(size) + "\n")
-    return Firmware(out, board, emulated, replay, split, build_id, size, rebuilt=True)
+    return Firmware(out, board, emulated, replay, deployment, build_id, size, rebuilt=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import boards, costs, pipeline, plots
+from . import boards, costs, plots
 from .errors import EennError
 
 LINKS_DIR = boards.BOARDS_DIR / "links"
@@ -85,17 +85,17 @@ class Option:
         return "none" if self.split is None else f"before stage {self.split}"
 
 
-def options(directory: Path, board: boards.Board, link: Link) -> list:
-    """Every split of the build in `directory` for `board` over `link`, and no split."""
+def options(build, board: boards.Board, link: Link) -> list:
+    """Every split of `build` (an artifact.Build, generated) for `board` over `link`, and no split."""
     if board.power is None:
         raise EennError(f"board {board.name} has no power figure: the device's energy cannot be estimated")
-    manifest = pipeline.load_manifest(directory)
-    model = costs.model_costs(directory, board)
+    manifest = build.manifest
+    model = costs.model_costs(build, board)
     cycles = np.cumsum([costs.on_board(board, s["instructions"])["cycles"] for s in model["stages"]])
     exits = np.asarray(model["exit_histogram"], np.float64)
     exits /= exits.sum()
     power_w = board.power.active_mw * 1e-3
-    classes = manifest["stages"][0]["exit_output"]["shape"][-1]
+    classes = manifest.num_classes
     found = []
     for split in [*range(1, len(cycles)), None]:
         here = len(cycles) if split is None else split
@@ -104,7 +104,7 @@ def options(directory: Path, board: boards.Board, link: Link) -> list:
         sent = received = 0
         exchange_s = link_j = 0.0
         if split is not None:
-            boundary = int(np.prod(manifest["stages"][split]["input"]["shape"]))
+            boundary = int(np.prod(manifest.stages[split].input.shape))
             sent = frame_bytes(5 + boundary)  # offload sequence, sample, stage
             received = frame_bytes(3 + classes * (len(cycles) - split))
             exchange_s = link.seconds(sent, received)

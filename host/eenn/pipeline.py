@@ -5,32 +5,31 @@ renamed into place, so a failure leaves the previous build (or nothing) behind.
 """
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import atomic, calibration, codegen, data, decisions, exits, memory, quantize, stages, training, workload
+from . import artifact, atomic, calibration, codegen, data, decisions, exits, memory, quantize, stages, training, workload
 from .errors import EennError
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
-from .simulate import Records, StageChain, tflm_arena_bytes
+from .simulate import StageChain, tflm_arena_bytes
 
-MANIFEST = "manifest.json"
-SOURCES = "src"
+REPORT = "report.txt"
 STAGE_TABLE = "stages.txt"
-CODE_SUMMARY = "code.json"
 MEMORY_PLOT = "memory.png"
-FORMAT = 3
 UNTRAINED_SAMPLES = 100
 
 
 @dataclass(frozen=True)
 class BuildResult:
-    directory: Path
-    manifest: dict
+    build: artifact.Build
     report: str
+
+    @property
+    def directory(self) -> Path:
+        return self.build.directory
 
 
 def _versions() -> dict:
@@ -108,44 +107,29 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
                               [s.exit_output.quantization for s in stage_list], cumulative, full_macs, log)
     test = records["test"]
     int8_test = test.predictions.T
-    metrics = {
-        "float_accuracy": _match_rate(float_test, split.test.y) if trained else None,
-        "int8_accuracy": _match_rate(int8_test, split.test.y) if trained else None,
-        "int8_float_agreement": [float(np.mean(a == b)) for a, b in zip(int8_test, float_test)],
-        "policy": decisions.evaluate(test, spec, cumulative, full_macs),
-    }
-    manifest = {
-        "format": FORMAT,
-        "name": project.name,
-        "versions": _versions(),
-        "project": _jsonable(asdict(project)),
-        "dataset": {
-            "source": split.train.name, "trained": trained, "num_classes": split.num_classes,
-            "sample_shape": list(split.sample_shape),
-            "split": {k: len(v) for k, v in split.parts().items()}, "split_digest": split.digest(),
-        },
-        "model": {"name": entry.name, "exit_points": list(exit_points), "head": exits.as_dict(project.head),
-                  "training_cache": cache_path.name if cache_path else None},
-        "input": stage_list[0].input.as_dict(),
-        "full_model_macs": full_macs,
-        "stages": [_stage_entry(s, cumulative[s.index]) for s in stage_list],
-        "exits": [{"index": k, "point": p, "stage": k} for k, p in enumerate([*exit_points, "final"])],
-        "decision": decision_entry(project.decision, spec, calibrated),
-        "records": {"calib": "records_calib.npz", "test": "records_test.npz"},
-        "metrics": {"test": metrics},
-    }
+    metrics = artifact.Metrics(
+        float_accuracy=_match_rate(float_test, split.test.y) if trained else None,
+        int8_accuracy=_match_rate(int8_test, split.test.y) if trained else None,
+        int8_float_agreement=[float(np.mean(a == b)) for a, b in zip(int8_test, float_test)],
+        policy=decisions.evaluate(test, spec, cumulative, full_macs))
+    manifest = artifact.Manifest(
+        name=project.name, versions=_versions(), project=project,
+        dataset=artifact.DatasetEntry(split.train.name, trained, split.num_classes, tuple(split.sample_shape),
+                                      {k: len(v) for k, v in split.parts().items()}, split.digest()),
+        model=artifact.ModelEntry(entry.name, tuple(exit_points), exits.as_dict(project.head),
+                                  cache_path.name if cache_path else None),
+        input=stage_list[0].input, full_model_macs=full_macs,
+        stages=tuple(_stage_entry(s, cumulative[s.index]) for s in stage_list),
+        exits=tuple(artifact.ExitEntry(k, p, k) for k, p in enumerate([*exit_points, "final"])),
+        decision=artifact.DecisionEntry(project.decision, spec, calibration.summary(calibrated) if calibrated else None),
+        records={name: artifact.records_file(name) for name in records}, metrics=metrics)
     report = build_table(manifest)
     with atomic.staged_directory(out_root / project.name) as tmp:
-        (tmp / "model.tflite").write_bytes(whole)
-        for s in stage_list:
-            (tmp / f"stage{s.index}.tflite").write_bytes(s.tflite)
-        for name, rec in records.items():
-            rec.save(tmp / f"records_{name}.npz")
-        atomic.write_json(tmp / MANIFEST, manifest)
-        atomic.write_text(tmp / "report.txt", report + "\n")
+        artifact.write(tmp, manifest, whole, [s.tflite for s in stage_list], records)
+        atomic.write_text(tmp / REPORT, report + "\n")
         if calibrated:
-            write_calibration(tmp, manifest["name"], calibrated)
-    return BuildResult(out_root / project.name, manifest, report)
+            write_calibration(tmp, project.name, calibrated)
+    return BuildResult(artifact.Build(out_root / project.name, manifest), report)
 
 
 def _with_data_shape(entry, split):
@@ -153,102 +137,27 @@ def _with_data_shape(entry, split):
     return replace(entry, input_shape=tuple(split.sample_shape))
 
 
-def _stage_entry(s: stages.Stage, cumulative_macs: int) -> dict:
-    return {
-        "index": s.index, "file": f"stage{s.index}.tflite", "bytes": len(s.tflite),
-        "sha256": hashlib.sha256(s.tflite).hexdigest(), "ops": list(s.ops),
-        "macs": s.macs, "cumulative_macs": cumulative_macs,
-        "input": s.input.as_dict(), "exit_output": s.exit_output.as_dict(),
-        "boundary": s.boundary.as_dict() if s.boundary else None,
-    }
+def _stage_entry(s: stages.Stage, cumulative_macs: int) -> artifact.StageEntry:
+    return artifact.StageEntry(s.index, artifact.stage_file(s.index), len(s.tflite), hashlib.sha256(s.tflite).hexdigest(),
+                               tuple(s.ops), s.macs, cumulative_macs, s.input, s.exit_output, s.boundary)
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
-def load_manifest(directory: Path) -> dict:
-    path = Path(directory) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EennError(f"{path}: no manifest; run 'eenn build' first") from None
-    except json.JSONDecodeError as e:
-        raise EennError(f"{path}: not valid JSON ({e})") from None
-    if manifest.get("format") != FORMAT:
-        raise EennError(f"{path}: manifest format {manifest.get('format')} is not {FORMAT}; rebuild it")
-    return manifest
-
-
-def load_records(directory: Path, manifest: dict, split_name: str) -> Records:
-    if split_name not in manifest["records"]:
-        raise EennError(f"no records for split '{split_name}'; expected one of {', '.join(manifest['records'])}")
-    return Records.load(Path(directory) / manifest["records"][split_name])
-
-
-
-def stage_models(directory: Path, manifest: dict) -> list:
-    """(file name, bytes) of each stage, checked against the manifest's digests."""
-    models = []
-    for s in manifest["stages"]:
-        path = Path(directory) / s["file"]
-        try:
-            tflite = path.read_bytes()
-        except FileNotFoundError:
-            raise EennError(f"{path}: missing; run 'eenn build' again") from None
-        if hashlib.sha256(tflite).hexdigest() != s["sha256"]:
-            raise EennError(f"{path}: does not match the manifest's digest; run 'eenn build' again")
-        models.append((s["file"], tflite))
-    return models
-
-
-def generate(directory: Path) -> "tuple[codegen.Generated, str]":
-    """`eenn generate`: the C sources of a build's stages into <directory>/src/, with a table
-    of what each stage takes beside TFLM's figures for the same stage."""
-    manifest = load_manifest(directory)
-    models = stage_models(directory, manifest)
+def generate(build: artifact.Build) -> "tuple[codegen.Generated, str]":
+    """`eenn generate`: the C sources of a build's stages into its src/, with a table of what
+    each stage takes beside TFLM's figures for the same stage."""
+    models = build.stage_models()
     tflm = [tflm_arena_bytes(tflite) for _, tflite in models]
-    generated = codegen.generate(models, Path(directory) / SOURCES, manifest["name"])
+    generated = codegen.generate(models, build.sources, build.name)
     text = codegen_table(generated, tflm)
     atomic.write_text(generated.directory / STAGE_TABLE, text + "\n")
     stage_steps = list(np.cumsum([0] + [len(s.segments) for s in generated.stages]))
-    memory.plot(generated.plan, generated.directory / MEMORY_PLOT, f"Memory plan of {manifest['name']}",
+    memory.plot(generated.plan, generated.directory / MEMORY_PLOT, f"Memory plan of {build.name}",
                 stage_steps, max(t["total"] for t in tflm))
-    atomic.write_json(generated.directory / CODE_SUMMARY, {
-        "arena_bytes": generated.plan.arena_bytes,
-        "weight_bytes": sum(s.weight_bytes for s in generated.stages),
-        "stages": [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes,
-                    "kernels": workload.stage_kernels(s.segments)} for s in generated.stages],
-    })
+    build.write_code(artifact.CodeSummary(
+        generated.plan.arena_bytes, sum(s.weight_bytes for s in generated.stages),
+        tuple(artifact.StageCode(s.macs, s.weight_bytes, s.arena_bytes, workload.stage_kernels(s.segments))
+              for s in generated.stages)))
     return generated, text
-
-
-def load_code_summary(directory: Path) -> dict:
-    """What `generate` recorded of a build's C: arena, constants and each stage's kernels."""
-    path = Path(directory) / SOURCES / CODE_SUMMARY
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EennError(f"{path.parent}: no generated sources; run 'eenn generate' first") from None
-
-
-def decision_config(manifest: dict):
-    """The project's [decision] the build was made with."""
-    from .project import DecisionConfig
-
-    saved = manifest["decision"]["config"]
-    return DecisionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
-
-
-def exit_quantizations(manifest: dict) -> list:
-    """The int8 quantization of each exit's probabilities, the last exit's included."""
-    from .flatbuffer import Quantization
-
-    return [Quantization.from_dict(s["exit_output"]["quantization"]) for s in manifest["stages"]]
 
 
 def decide(config, settings, seed: int, records: dict, quantizations: list, cumulative_macs: list,
@@ -264,30 +173,20 @@ def decide(config, settings, seed: int, records: dict, quantizations: list, cumu
     return result.spec, result
 
 
-def decision_entry(config, spec, calibrated) -> dict:
-    """The manifest's "decision": the project's [decision], the firmware's integers, and the
-    calibration that chose them (None: set by hand)."""
-    return {"config": _jsonable(asdict(config)), "spec": _jsonable(asdict(spec)),
-            "calibration": calibration.summary(calibrated) if calibrated else None}
-
-
-def recalibrate(directory: Path, config, settings, log=print) -> "calibration.Calibration":
+def recalibrate(build: artifact.Build, config, settings, log=print) -> "tuple[artifact.Build, calibration.Calibration]":
     """`eenn calibrate`: a build's decision calibrated anew on its records (no retraining);
     the manifest, its report and the calibration files are rewritten."""
-    manifest = load_manifest(directory)
-    records = {name: load_records(directory, manifest, name) for name in ("calib", "test")}
-    cumulative = [s["cumulative_macs"] for s in manifest["stages"]]
-    spec, calibrated = decide(config, settings, manifest["project"]["seed"], records, exit_quantizations(manifest),
-                              cumulative, manifest["full_model_macs"], log)
+    m = build.manifest
+    records = {name: build.records(name) for name in artifact.SPLITS}
+    spec, calibrated = decide(config, settings, m.project.seed, records, m.exit_quantizations, m.cumulative_macs,
+                              m.full_model_macs, log)
     if calibrated is None:
         raise EennError(f"nothing to calibrate: calibration method '{settings.method}' with {config.mechanism}")
-    manifest["decision"] = decision_entry(config, spec, calibrated)
-    manifest["metrics"]["test"]["policy"] = decisions.evaluate(records["test"], spec, cumulative,
-                                                               manifest["full_model_macs"])
-    atomic.write_json(Path(directory) / MANIFEST, manifest)
-    atomic.write_text(Path(directory) / "report.txt", build_table(manifest) + "\n")
-    write_calibration(directory, manifest["name"], calibrated)
-    return calibrated
+    policy = decisions.evaluate(records["test"], spec, m.cumulative_macs, m.full_model_macs)
+    build = build.with_decision(artifact.DecisionEntry(config, spec, calibration.summary(calibrated)), policy)
+    atomic.write_text(build.directory / REPORT, build_table(build.manifest) + "\n")
+    write_calibration(build.directory, build.name, calibrated)
+    return build, calibrated
 
 
 def write_calibration(directory: Path, name: str, calibrated) -> None:

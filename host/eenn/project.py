@@ -80,6 +80,16 @@ class DeploymentConfig:
     fallback: bool = True
     edge_timeout_ms: float = 200.0
 
+    def validate(self, num_stages: int) -> "DeploymentConfig":
+        if self.split is not None and not 1 <= self.split < num_stages:
+            raise EennError(f"deployment.split {self.split}: the stages are 0 to {num_stages - 1}, and the device "
+                            "and the edge host need at least one each")
+        if self.edge_timeout_ms <= 0:
+            raise EennError(f"deployment.edge_timeout_ms must be positive, not {self.edge_timeout_ms}")
+        if self.split is None and not self.fallback:
+            raise EennError("deployment.fallback = false needs a split: set deployment.split (or --split)")
+        return self
+
 
 @dataclass(frozen=True)
 class Project:
@@ -132,12 +142,7 @@ class Project:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
         self.training.resolved(entry.pretrained).validate(len(self.exit_points) + 1)
-        split = self.deployment.split
-        if split is not None and not 1 <= split <= len(self.exit_points):
-            raise EennError(f"deployment.split {split}: the stages are 0 to {len(self.exit_points)}, and the device "
-                            "and the edge host need at least one each")
-        if self.deployment.edge_timeout_ms <= 0:
-            raise EennError(f"deployment.edge_timeout_ms must be positive, not {self.deployment.edge_timeout_ms}")
+        self.deployment.validate(len(self.exit_points) + 1)
         if self.calibration.method != NO_CALIBRATION:
             self.calibration.validate(self.decision.mechanism)
         elif self.decision.threshold is None and self.decision.mechanism in THRESHOLD_MECHANISMS:
@@ -181,10 +186,11 @@ def _section(source: str, cls, table: dict, prefix: str):
     return cls(**values)
 
 
-def load(path: "Path | None" = None) -> Project:
-    """The project described by a TOML file, or the defaults when `path` is None."""
+def load(path: "Path | None" = None, **changes) -> Project:
+    """The project described by a TOML file (the defaults when `path` is None), with `changes`
+    (see `override`) applied, validated: an error names the file."""
     if path is None:
-        return Project()
+        return _validated(override(Project(), **changes), None)
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -193,17 +199,31 @@ def load(path: "Path | None" = None) -> Project:
         raise EennError(f"{path}: no such project file") from None
     except tomllib.TOMLDecodeError as e:
         raise EennError(f"{path}: not valid TOML ({e})") from None
+    return _validated(override(from_document(doc, str(path)), **changes), str(path))
+
+
+def _validated(project: Project, source: "str | None") -> Project:
+    try:
+        return project.validate()
+    except EennError as e:
+        if source is None:
+            raise
+        raise EennError(f"{source}: {e}") from None
+
+
+def from_document(doc: dict, source: str) -> Project:
+    """A project from its TOML (or JSON) document; `source` names it in errors."""
     top = {}
     sections = {}
     for key, value in doc.items():
         if key in _SECTIONS:
             if not isinstance(value, dict):
-                raise EennError(f"{path}: '{key}' must be a table ([{key}])")
-            sections[key] = _section(str(path), _SECTIONS[key], value, f"{key}.")
+                raise EennError(f"{source}: '{key}' must be a table ([{key}])")
+            sections[key] = _section(source, _SECTIONS[key], value, f"{key}.")
         elif key in ("name", "seed"):
-            top[key] = _typed(str(path), key, value, "str" if key == "name" else "int")
+            top[key] = _typed(source, key, value, "str" if key == "name" else "int")
         else:
-            raise EennError(f"{path}: unknown key '{key}'; expected name, seed, or a table {', '.join(_SECTIONS)}")
+            raise EennError(f"{source}: unknown key '{key}'; expected name, seed, or a table {', '.join(_SECTIONS)}")
     return Project(**top, **sections)
 
 

@@ -28,39 +28,41 @@ def policy_line(result: dict) -> str:
             "of the full model")
 
 
-def build_table(manifest: dict) -> str:
-    m = manifest["metrics"]["test"]
-    full = manifest["full_model_macs"]
-    n = len(manifest["exits"])
-    float_acc = m["float_accuracy"] or [None] * n
-    int8_acc = m["int8_accuracy"] or [None] * n
+def build_table(manifest) -> str:
+    """A build (its artifact.Manifest): per exit, the MACs to reach it and its accuracies; the decision."""
+    m = manifest.metrics
+    full = manifest.full_model_macs
+    n = len(manifest.exits)
+    float_acc = m.float_accuracy or [None] * n
+    int8_acc = m.int8_accuracy or [None] * n
     rows = [
-        [e["index"], e["point"], f"{s['cumulative_macs']:,}", _pct(s["cumulative_macs"] / full),
-         _pct(float_acc[k]), _pct(int8_acc[k]), _pct(m["int8_float_agreement"][k])]
-        for k, (e, s) in enumerate(zip(manifest["exits"], manifest["stages"]))
+        [e.index, e.point, f"{s.cumulative_macs:,}", _pct(s.cumulative_macs / full),
+         _pct(float_acc[k]), _pct(int8_acc[k]), _pct(m.int8_float_agreement[k])]
+        for k, (e, s) in enumerate(zip(manifest.exits, manifest.stages))
     ]
-    ds = manifest["dataset"]
-    title = (f"{manifest['name']}: {manifest['model']['name']} on {ds['source']} "
-             f"(test split: {ds['split']['test']} samples; full model {full:,} MACs)")
-    dec = manifest["decision"]
+    ds = manifest.dataset
+    title = (f"{manifest.name}: {manifest.model.name} on {ds.source} "
+             f"(test split: {ds.split['test']} samples; full model {full:,} MACs)")
+    dec = manifest.decision
     return "\n".join([
         title,
         table(["exit", "point", "MACs to reach", "of full", "float acc", "int8 acc", "int8=float"], rows),
-        decision_line(dec["spec"], dec["config"] if dec["calibration"] is None else None),
-        calibration_lines(dec["calibration"]) if dec["calibration"] else "calibration: none (parameters set by hand)",
-        policy_line(m["policy"]),
+        decision_line(dec.spec, dec.config if dec.calibration is None else None),
+        calibration_lines(dec.calibration) if dec.calibration else "calibration: none (parameters set by hand)",
+        policy_line(m.policy),
     ])
 
 
-def decision_line(spec: dict, config: "dict | None" = None) -> str:
-    """The firmware's decision: mechanism and integers (and the project's threshold, if set by hand)."""
-    parameters = {"patience": f"patience {spec['patience']}", "temporal-patience": f"patience {spec['patience']}",
-                  "difference": f"tau {spec['tau']} ({spec['distance']})"}
-    words = [parameters[spec["mechanism"]]] if spec["mechanism"] in parameters else []
-    if spec["thresholds"]:
-        shown = f"threshold {config['threshold']}, " if config and config["threshold"] is not None else ""
-        words.append(f"{shown}integer thresholds {', '.join(map(str, spec['thresholds']))}")
-    return f"decision: {spec['mechanism']}, {'; '.join(words)}"
+def decision_line(spec, config=None) -> str:
+    """The firmware's decision (a DecisionSpec): mechanism and integers (and the project's
+    threshold, if set by hand: `config`, a DecisionConfig)."""
+    parameters = {"patience": f"patience {spec.patience}", "temporal-patience": f"patience {spec.patience}",
+                  "difference": f"tau {spec.tau} ({spec.distance})"}
+    words = [parameters[spec.mechanism]] if spec.mechanism in parameters else []
+    if spec.thresholds:
+        shown = f"threshold {config.threshold}, " if config and config.threshold is not None else ""
+        words.append(f"{shown}integer thresholds {', '.join(map(str, spec.thresholds))}")
+    return f"decision: {spec.mechanism}, {'; '.join(words)}"
 
 
 def calibration_lines(summary: dict) -> str:

@@ -92,14 +92,14 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
              board: boards.Board, table: costs.Table, directory: Path) -> tuple:
     """Build the trial's EENN and return (accuracy, expected cost) on the calibration split."""
     proj = _trial_project(trial, base, backbone, candidates, config.epochs)
-    built = pipeline.build(proj, directory, progress=False, log=lambda *_: None)
+    built = pipeline.build(proj, directory, progress=False, log=lambda *_: None).build
     manifest = built.manifest
-    calib = pipeline.load_records(built.directory, manifest, "calib")
-    cumulative = [s["cumulative_macs"] for s in manifest["stages"]]
-    spec = decisions.DecisionSpec.from_dict(manifest["decision"]["spec"])
-    results = {"calib": decisions.evaluate(calib, spec, cumulative, manifest["full_model_macs"]),
-               "test": manifest["metrics"]["test"]["policy"]}
-    generated, _ = pipeline.generate(built.directory)
+    calib = built.records("calib")
+    cumulative = manifest.cumulative_macs
+    spec = manifest.decision.spec
+    results = {"calib": decisions.evaluate(calib, spec, cumulative, manifest.full_model_macs),
+               "test": manifest.metrics.policy}
+    generated, _ = pipeline.generate(built)
     instructions = [table.instructions(workload.stage_kernels(s.segments)) for s in generated.stages]
     for split in ("calib", "test"):
         cost = costs.on_board(board, costs.expected(results[split]["exit_histogram"], instructions))
@@ -119,7 +119,7 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
         "exits": list(proj.model.exits), "heads": list(proj.model.head), "widths": list(proj.model.head_width),
         "thresholds": list(spec.thresholds), "calib": results["calib"], "test": results["test"],
         "full_accuracy": float(np.mean(calib.predictions[:, -1] == calib.labels)),
-        "full_macs": manifest["full_model_macs"], "ram": ram, "flash": flash, "directory": str(built.directory)})
+        "full_macs": manifest.full_model_macs, "ram": ram, "flash": flash, "directory": str(built.directory)})
     return results["calib"]["accuracy"], objective_value(config.objective, results["calib"])
 
 

@@ -15,6 +15,7 @@ from .decisions import DecisionSpec, simulate
 from .emulate import CYCLES_PER_INSTRUCTION
 from .errors import EennError
 from .link import Link
+from .simulate import Records
 
 
 
@@ -97,13 +98,16 @@ def _difference(r: dict) -> str:
             f"host exit {want['exit']} class {want['class']} probs {want['probs']}")
 
 
-def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int | None" = None,
-        progress: bool = False, decision: "DecisionSpec | None" = None, board=None,
-        log: "runlog.RunLog | None" = None) -> RunResult:
-    """Send `samples` of the records' inputs (all by default) as one stream and compare every
-    answer with the host simulator (the build's decision, or `decision`, which the firmware
-    must have been built with): exit taken, class and that exit's int8 probabilities. With
-    `board`, the device must run firmware for that board (or its QEMU twin)."""
+def run(link: Link, build, samples: "int | None" = None, progress: bool = False,
+        decision: "DecisionSpec | None" = None, board=None, log: "runlog.RunLog | None" = None,
+        records: "Records | None" = None) -> RunResult:
+    """Send `samples` (all by default) of the test split of `build` (an artifact.Build), or of
+    `records` of its model, as one stream and compare every answer with the host simulator
+    (the build's decision, or `decision`, which the firmware must have been built with): exit
+    taken, class and that exit's int8 probabilities. With `board`, the device must run firmware
+    for that board (or its QEMU twin)."""
+    records = build.records("test") if records is None else records
+    model_digest = build.manifest.model_digest
     if records.inputs is None:
         raise EennError("these records keep no inputs; run 'eenn build' again")
     info = link.connect()
@@ -114,8 +118,7 @@ def run(link: Link, manifest: dict, records, model_digest: bytes, samples: "int 
         raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
                         f"expected {model_digest.hex()[:16]}): rebuild and reload its firmware")
     n = len(records.inputs) if samples is None else min(samples, len(records.inputs))
-    expectation = Expectation.of(decision or DecisionSpec.from_dict(manifest["decision"]["spec"]), records,
-                                 model_digest)
+    expectation = Expectation.of(decision or build.manifest.decision.spec, records, model_digest)
     link.reset()
     entries = [_logged(log, "info", runlog.info_entry(info))]
     indices = range(n)
