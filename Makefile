@@ -42,7 +42,7 @@ test: setup
 OUT := generated/$(NAME)
 MANIFEST := $(OUT)/manifest.json
 SOURCES_DONE := $(OUT)/src/code.json
-HOST_FILES := $(wildcard host/eenn/*.py) pyproject.toml requirements.lock $(PROJECT)
+HOST_FILES := $(shell find host/eenn -name '*.py') pyproject.toml requirements.lock $(PROJECT)
 TEMPLATE_FILES := $(wildcard firmware_templates/*.j2 firmware_templates/kernels/*.h firmware_templates/kernels/*/*.c)
 
 ## build: train, quantize and split the EENN into int8 stages (redone only when its inputs change)

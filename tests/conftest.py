@@ -54,8 +54,8 @@ def rng():
 def converted():
     """Each zoo model with its default exits, seeded random weights, quantized on random inputs:
     get(name) -> (zoo entry, whole int8 model, float inputs)."""
-    from eenn import quantize, training, zoo
-    from eenn.exits import HeadSpec
+    from eenn.frontend import quantize, training, zoo
+    from eenn.frontend.heads import HeadSpec
 
     cache = {}
 

@@ -1,13 +1,13 @@
 """Single-op, full-int8 TFLite models, built directly as flatbuffers (no TensorFlow).
 
-Models are written by `eenn.layers.single`. The hypothesis strategies below each draw one
+Models are written by `eenn.codegen.singleop.single`. The hypothesis strategies below each draw one
 random, valid model of one op kind that the TFLM interpreter accepts and runs:
 
     conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add,
     reshape, softmax
 
 Each returns a `SingleOp`; `STRATEGIES` maps its op kind (the builtin op name, as
-`eenn.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
+`eenn.codegen.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
 1..9, channels 1..17) so that TFLM runs each model in milliseconds. Every random value
 is drawn by hypothesis; weight arrays come from a drawn seed.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import strategies as st
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from eenn.layers import INT8, INT8_STD, INT32, SOFTMAX_SCALE, Tensor, single
+from eenn.codegen.singleop import INT32, INT8, INT8_STD, SOFTMAX_SCALE, Tensor, single
 
 MAX_SPATIAL = 9
 MAX_CHANNELS = 17
@@ -29,7 +29,7 @@ CONV_ACTIVATIONS = ACTIVATIONS + ("RELU_N1_TO_1",)
 
 @dataclass(frozen=True)
 class SingleOp:
-    kind: str  # builtin op name, e.g. CONV_2D (what eenn.ir reads back as Op.kind)
+    kind: str  # builtin op name, e.g. CONV_2D (what eenn.codegen.ir reads back as Op.kind)
     tflite: bytes
     input_shapes: list  # list[tuple]: shapes of the subgraph inputs, in order
 

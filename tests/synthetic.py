@@ -11,8 +11,8 @@ easy have close outputs (what Difference Detection reuses).
 
 import numpy as np
 
-from eenn.flatbuffer import Quantization
-from eenn.simulate import Records
+from eenn.tflite.flatbuffer import Quantization
+from eenn.tflite.reference import Records
 
 SOFTMAX = Quantization((1 / 256,), (-128,))  # TFLite's int8 softmax output
 FINAL_CORRECT = 0.97

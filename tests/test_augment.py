@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eenn import augment, data, hostrun, pipeline, project
+from eenn import pipeline, project
 from eenn.errors import EennError
+from eenn.firmware import hostrun
+from eenn.frontend import augment, data
 
 EPOCHS = 2
 

@@ -3,7 +3,7 @@ and a zoo build measured on a core end to end."""
 
 import pytest
 
-from eenn import benchmarks
+from eenn.studies import benchmarks
 
 
 def test_layer_macs_count_every_tap_of_the_window():

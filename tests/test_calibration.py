@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from command import run_eenn
-from eenn import artifact, calibration, decisions, pipeline
-from eenn.calibration import CalibrationConfig
-from eenn.decisions import DecisionSpec
+from eenn import artifact, pipeline
+from eenn.decision import calibration, mechanisms
+from eenn.decision.calibration import CalibrationConfig
+from eenn.decision.mechanisms import DecisionSpec
 from eenn.errors import EennError
-from eenn.flatbuffer import Quantization
 from eenn.project import DecisionConfig
-from eenn.simulate import Records
+from eenn.tflite.flatbuffer import Quantization
+from eenn.tflite.reference import Records
 
 SOFTMAX = Quantization((1 / 256,), (-128,))
 
@@ -30,12 +31,12 @@ def test_vectorized_outcomes_equal_the_firmware_rules(probs, mechanism, levels):
     specs = [DecisionSpec(mechanism, (a * scale, b * scale)) for a, b in levels]
     exits, answers = calibration.outcomes(specs, probs)
     for k, spec in enumerate(specs):
-        expected_exits, expected_answers = decisions.simulate(spec, probs)
+        expected_exits, expected_answers = mechanisms.simulate(spec, probs)
         np.testing.assert_array_equal(exits[:, k], expected_exits)
         np.testing.assert_array_equal(answers[:, k], expected_answers)
 
 
-@pytest.mark.parametrize("mechanism", decisions.MECHANISMS)
+@pytest.mark.parametrize("mechanism", mechanisms.MECHANISMS)
 def test_every_grid_starts_with_never_exiting_early(mechanism, rng):
     probs = rng.integers(-128, 128, (50, 3, 10)).astype(np.int8)
     grid = calibration.grid(mechanism, DecisionSpec(mechanism, (103, 103)), 3, 10, SOFTMAX)

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 import synthetic
-from eenn import artifact, calibration, riskcontrol, risks, streams
-from eenn.decisions import DecisionSpec
-from eenn.simulate import Records
+from eenn import artifact
+from eenn.decision import calibration, riskcontrol, risks, streams
+from eenn.decision.mechanisms import DecisionSpec
+from eenn.tflite.reference import Records
 
 SPLITS = 500
 DELTA = 0.1

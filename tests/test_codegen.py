@@ -9,7 +9,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from eenn import bench, boards, codegen, hostrun, ir, pipeline, quantize, simulate, stages, zoo
+from eenn import pipeline
+from eenn.codegen import emit, ir
+from eenn.costs import timing
+from eenn.firmware import hostrun
+from eenn.frontend import quantize, stages, zoo
+from eenn.hardware import boards
+from eenn.tflite import reference
 
 RANDOM_INPUTS = 200
 CORTEX_M = {
@@ -29,7 +35,7 @@ def zoo_code(converted, tmp_path_factory):
             entry, whole, _ = converted(name)
             models = [(f"stage{s.index}.tflite", s.tflite) for s in stages.split(whole, len(entry.default_exits) + 1)]
             out = tmp_path_factory.mktemp(name)
-            generated = codegen.generate(models, out / "src", name)
+            generated = emit.generate(models, out / "src", name)
             cache[(name, path)] = (models, generated, hostrun.HostModel(generated, out, path))
         return cache[(name, path)]
 
@@ -40,7 +46,7 @@ def zoo_code(converted, tmp_path_factory):
 @pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_every_stage_equals_tflm_on_random_int8_inputs(zoo_code, name, path):
     models, _, host = zoo_code(name, path)
-    chain = simulate.StageChain([tflite for _, tflite in models])
+    chain = reference.StageChain([tflite for _, tflite in models])
     rng = np.random.default_rng(7)
     for k, (_, tflite) in enumerate(models):
         graph = ir.read(tflite)
@@ -93,7 +99,7 @@ def test_model_api_points_into_the_planned_arena(zoo_code):
 def test_fused_segments_compute_on_the_core_what_they_compute_on_the_host(zoo_code, name, board):
     models, generated, _ = zoo_code(name)
     assert any(segment.steps > 1 for stage in generated.stages for segment in stage.segments)
-    instructions = bench.measure(models, boards.get(board), check=True)
+    instructions = timing.measure(models, boards.get(board), check=True)
     assert len(instructions) == len(models) and min(instructions) > 0
 
 
@@ -113,7 +119,7 @@ def test_sources_compile_warning_free_for_cortex_m(zoo_code, name, cpu, tmp_path
 @pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_arena_is_no_larger_than_tflms(zoo_code, name):
     models, generated, _ = zoo_code(name)
-    tflm = [simulate.tflm_arena_bytes(tflite) for _, tflite in models]
+    tflm = [reference.tflm_arena_bytes(tflite) for _, tflite in models]
     largest_stage = max(t["total"] for t in tflm)
     print(f"{name}: generated arena {generated.plan.arena_bytes} bytes for all stages; TFLM {largest_stage} bytes "
           f"for its largest stage alone ({max(t['non_persistent'] for t in tflm)} of them activations)")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from eenn import data
 from eenn.errors import EennError
+from eenn.frontend import data
 
 
 def test_digits_is_offline_and_well_formed():

@@ -9,19 +9,20 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from eenn import decisions, firmware, hostrun
-from eenn.decisions import DecisionSpec, Decider
+from eenn.decision import mechanisms
+from eenn.decision.mechanisms import Decider, DecisionSpec
+from eenn.firmware import hostrun, image
 
-DECISION_C = firmware.SOURCES / "decision.c"
+DECISION_C = image.SOURCES / "decision.c"
 
 
 def _compile(spec: DecisionSpec, stages: int, classes: int, directory: Path) -> ctypes.CDLL:
     (directory / "eenn_model.h").write_text(
         f"#define EENN_NUM_STAGES {stages}\n#define EENN_NUM_CLASSES {classes}\n")
-    (directory / "decision_config.h").write_text(firmware.decision_config(spec, stages))
+    (directory / "decision_config.h").write_text(image.decision_config(spec, stages))
     library = directory / "libdecision.so"
     done = subprocess.run(["gcc", *hostrun.CFLAGS, "-fPIC", "-shared", "-I", str(directory), "-I",
-                           str(firmware.SOURCES), str(DECISION_C), "-o", str(library)], capture_output=True, text=True)
+                           str(image.SOURCES), str(DECISION_C), "-o", str(library)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     lib = ctypes.CDLL(str(library))
     lib.eenn_decision_step.argtypes = [ctypes.c_int32, ctypes.c_void_p]
@@ -38,9 +39,9 @@ def cases(draw, mechanism: str):
     else:
         thresholds = draw(st.lists(st.integers(-128, 128), min_size=stages - 1, max_size=stages - 1))
     spec = DecisionSpec(mechanism, tuple(thresholds), patience=draw(st.integers(1, 4)), tau=draw(st.integers(0, 300)),
-                        distance=draw(st.sampled_from(decisions.DISTANCES)), max_run=draw(st.integers(0, 6)),
-                        deep=draw(st.sampled_from(decisions.DEEP)))
-    if stages == 1 and spec.deep == "cascade" and mechanism in decisions.TEMPORAL:
+                        distance=draw(st.sampled_from(mechanisms.DISTANCES)), max_run=draw(st.integers(0, 6)),
+                        deep=draw(st.sampled_from(mechanisms.DEEP)))
+    if stages == 1 and spec.deep == "cascade" and mechanism in mechanisms.TEMPORAL:
         spec = DecisionSpec(mechanism, (), spec.patience, spec.tau, spec.distance, spec.max_run, "full")
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     steps = draw(st.integers(1, 60))
@@ -52,7 +53,7 @@ def cases(draw, mechanism: str):
     return spec, stream, resets
 
 
-@pytest.mark.parametrize("mechanism", decisions.MECHANISMS)
+@pytest.mark.parametrize("mechanism", mechanisms.MECHANISMS)
 def test_python_and_c_decide_alike(mechanism, tmp_path_factory):
     @settings(max_examples=25, deadline=None)
     @given(cases(mechanism))
@@ -80,7 +81,7 @@ def test_python_and_c_decide_alike(mechanism, tmp_path_factory):
 
 
 def test_entropy_table_is_minus_p_log_p_in_q16():
-    t = decisions.ENTROPY_TABLE
+    t = mechanisms.ENTROPY_TABLE
     assert t[0] == 0 and t[255] == round(-(255 / 256) * np.log(255 / 256) * 65536)
     assert abs(t.argmax() - 256 / np.e) < 1  # -p ln p peaks at p = 1/e
 
@@ -89,7 +90,7 @@ def test_temporal_patience_leaves_early_on_a_steady_stream_and_revalidates():
     spec = DecisionSpec("temporal-patience", (128,), patience=2, max_run=3, deep="cascade")
     steady = np.zeros((10, 2, 3), np.int8)
     steady[:, :, 1] = 100  # class 1 everywhere
-    exits, classes = decisions.simulate(spec, steady)
+    exits, classes = mechanisms.simulate(spec, steady)
     assert classes.tolist() == [1] * 10
     assert exits.tolist() == [1, 1, 0, 0, 0, 1, 0, 0, 0, 1]  # two to build patience, runs of 3, then a check
 
@@ -99,5 +100,5 @@ def test_difference_detection_reuses_the_reference_class():
     probs = np.zeros((3, 2, 2), np.int8)
     probs[:, 1] = [[-128, 127]] * 3  # the deep exit says class 1
     probs[:, 0] = [[10, 0], [11, 1], [60, 0]]  # the first exit barely moves, then jumps
-    exits, classes = decisions.simulate(spec, probs)
+    exits, classes = mechanisms.simulate(spec, probs)
     assert exits.tolist() == [1, 0, 1] and classes.tolist() == [1, 1, 1]

@@ -13,12 +13,15 @@ import pytest
 import serial
 from elftools.elf.elffile import ELFFile
 
-from eenn import boards, cli, emulate, firmware, link, runlog
-from eenn.edge import EdgeRuntime
+from eenn import cli
+from eenn.device import link, qemu, runlog
+from eenn.device.conformance import Expectation
+from eenn.device.edge import EdgeRuntime
+from eenn.device.link import LinkError
 from eenn.errors import EennError
+from eenn.firmware import image
+from eenn.hardware import boards
 from eenn.project import DeploymentConfig
-from eenn.validation import Expectation
-from eenn.link import LinkError
 
 TIMEOUT_MS = 10.0  # of virtual time: QEMU counts one nanosecond per instruction
 WAIT_SECONDS = 120
@@ -28,7 +31,7 @@ REPLAY = 120  # samples per pass; the edge answers once a pass has begun (and sa
 def _image(build, fallback=True):
     board = boards.get("nrf52")
     deployment = DeploymentConfig(1, fallback=fallback, edge_timeout_ms=TIMEOUT_MS)
-    return firmware.build(build, board, emulated=True, replay=REPLAY, deployment=deployment), board
+    return image.build(build, board, emulated=True, replay=REPLAY, deployment=deployment), board
 
 
 def _collect(build, url, log, command="edge", records=None, until=None, stop=signal.SIGINT):
@@ -72,7 +75,7 @@ def _routes(records):
 
 def test_a_split_run_ends_every_sample_as_the_unsplit_network(generated_build, tmp_path):
     fw, board = _image(generated_build)
-    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+    with qemu.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
         records = _collect(generated_build, emulator.url, tmp_path / "edge.jsonl", records=4 * REPLAY)
     checked = [r for r in records if r["match"] is not None]
     assert len(checked) >= 300
@@ -85,7 +88,7 @@ def test_a_split_run_ends_every_sample_as_the_unsplit_network(generated_build, t
 def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(generated_build, tmp_path):
     fw, board = _image(generated_build)
     edge_ran = lambda entries: sum(e.get("route") == "edge" for e in entries) >= 20
-    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+    with qemu.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
         first = _collect(generated_build, emulator.url, tmp_path / "first.jsonl", until=edge_ran, stop=signal.SIGKILL)
         fell_back = lambda entries: sum(e.get("route") == "fallback" and e["match"] is True for e in entries) >= 20
         alone = _collect(generated_build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=fell_back)
@@ -100,7 +103,7 @@ def test_with_the_edge_killed_the_device_falls_back_and_resumes_offloading(gener
 def test_without_fallback_an_unanswered_sample_has_no_result_and_no_class(generated_build, tmp_path):
     fw, board = _image(generated_build, fallback=False)
     no_result = lambda entries: sum(e.get("route") == "no result" for e in entries) >= 10
-    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+    with qemu.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
         records = _collect(generated_build, emulator.url, tmp_path / "alone.jsonl", command="monitor", until=no_result)
     assert _routes(records) <= {"device", "no result"}
     for r in records:
@@ -123,7 +126,7 @@ def test_duplicate_and_out_of_order_answers_are_refused(generated_build):
     wrong = np.full((2, records.probs.shape[-1]), -128, np.int8)
     wrong[:, 0] = 127  # class 0, sure of it
     checked = offloads = 0
-    with emulate.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
+    with qemu.Emulator(fw.elf, board.emulation.machine, connect=False) as emulator:
         port = _open(emulator.url)
         reader, seen_info, deadline = link.FrameReader(), False, time.monotonic() + WAIT_SECONDS
         try:
@@ -150,7 +153,7 @@ def test_duplicate_and_out_of_order_answers_are_refused(generated_build):
 
 def test_a_bad_split_and_a_bad_offload_are_refused(generated_build):
     with pytest.raises(EennError, match="deployment.split 3: the stages are 0 to 2"):
-        firmware.build(generated_build, boards.get("nrf52"), emulated=True, deployment=DeploymentConfig(3))
+        image.build(generated_build, boards.get("nrf52"), emulated=True, deployment=DeploymentConfig(3))
     runtime = EdgeRuntime(generated_build)
     with pytest.raises(LinkError, match="an offload for stage 0"):
         runtime.answer(b"\x01\x00\x00\x00\x00")

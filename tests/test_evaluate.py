@@ -2,23 +2,23 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from eenn import decisions
-from eenn.decisions import DecisionSpec
+from eenn.decision import mechanisms
+from eenn.decision.mechanisms import DecisionSpec
 from eenn.errors import EennError
-from eenn.flatbuffer import Quantization
-from eenn.simulate import Records
+from eenn.tflite.flatbuffer import Quantization
+from eenn.tflite.reference import Records
 
 SOFTMAX_Q = Quantization((1 / 256,), (-128,))
 
 
 @pytest.mark.parametrize("p, level", [(0.0, -128), (0.5, 0), (0.9, 103), (1.0, 128), (127 / 256 + 0.5, 127)])
 def test_level_for_probability(p, level):
-    assert decisions.level_for_probability(p, 1 / 256, -128) == level
+    assert mechanisms.level_for_probability(p, 1 / 256, -128) == level
 
 
 @given(st.floats(0, 1))
 def test_level_is_the_smallest_reaching_p(p):
-    q = decisions.level_for_probability(p, 1 / 256, -128)
+    q = mechanisms.level_for_probability(p, 1 / 256, -128)
     if q <= 127:
         assert (q + 128) / 256 >= p - 1e-9
     if q > -128:
@@ -28,14 +28,14 @@ def test_level_is_the_smallest_reaching_p(p):
 def test_thresholds_shared_or_per_exit():
     from eenn.project import DecisionConfig
 
-    assert decisions.spec_for(DecisionConfig(threshold=0.5), [SOFTMAX_Q] * 2).thresholds == (0, 0)
-    assert decisions.spec_for(DecisionConfig(threshold=(0.5, 1.0)), [SOFTMAX_Q] * 2).thresholds == (0, 128)
-    assert decisions.spec_for(DecisionConfig("margin", 0.25), [SOFTMAX_Q]).thresholds == (64,)
-    assert decisions.spec_for(DecisionConfig("entropy", 0.5), [SOFTMAX_Q]).thresholds == (32768,)
+    assert mechanisms.spec_for(DecisionConfig(threshold=0.5), [SOFTMAX_Q] * 2).thresholds == (0, 0)
+    assert mechanisms.spec_for(DecisionConfig(threshold=(0.5, 1.0)), [SOFTMAX_Q] * 2).thresholds == (0, 128)
+    assert mechanisms.spec_for(DecisionConfig("margin", 0.25), [SOFTMAX_Q]).thresholds == (64,)
+    assert mechanisms.spec_for(DecisionConfig("entropy", 0.5), [SOFTMAX_Q]).thresholds == (32768,)
     with pytest.raises(EennError, match="3 thresholds given for 2"):
-        decisions.spec_for(DecisionConfig(threshold=(0.1, 0.2, 0.3)), [SOFTMAX_Q] * 2)
+        mechanisms.spec_for(DecisionConfig(threshold=(0.1, 0.2, 0.3)), [SOFTMAX_Q] * 2)
     with pytest.raises(EennError, match="not a probability"):
-        decisions.spec_for(DecisionConfig(threshold=1.5), [SOFTMAX_Q])
+        mechanisms.spec_for(DecisionConfig(threshold=1.5), [SOFTMAX_Q])
 
 
 def _records():
@@ -52,10 +52,10 @@ def _records():
 def test_exit_taken_and_evaluation():
     r = _records()
     spec = DecisionSpec("confidence", (50, 100))
-    exits, classes = decisions.simulate(spec, r.probs)
+    exits, classes = mechanisms.simulate(spec, r.probs)
     np.testing.assert_array_equal(exits, [0, 1, 2, 0])
     np.testing.assert_array_equal(classes, [0, 1, 1, 0])
-    result = decisions.evaluate(r, spec, [10, 30, 100], 80)
+    result = mechanisms.evaluate(r, spec, [10, 30, 100], 80)
     assert result["exit_histogram"] == [2, 1, 1]
     assert result["accuracy"] == 1.0
     assert result["mean_macs"] == pytest.approx((10 + 30 + 100 + 10) / 4)
@@ -64,13 +64,13 @@ def test_exit_taken_and_evaluation():
 
 def test_threshold_128_never_exits_early():
     r = _records()
-    assert set(decisions.simulate(DecisionSpec("confidence", (128, 128)), r.probs)[0]) == {2}
+    assert set(mechanisms.simulate(DecisionSpec("confidence", (128, 128)), r.probs)[0]) == {2}
 
 
 def test_unlabelled_records_have_no_accuracy():
     r = _records()
     r = Records(r.probs, np.full(4, -1))
-    assert decisions.evaluate(r, DecisionSpec("confidence", (0, 0)), [1, 2, 3], 3)["accuracy"] is None
+    assert mechanisms.evaluate(r, DecisionSpec("confidence", (0, 0)), [1, 2, 3], 3)["accuracy"] is None
 
 
 def test_records_round_trip(tmp_path):

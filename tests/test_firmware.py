@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from cobs import cobs
 
-from eenn import boards, decisions, emulate, firmware, link, validation
+from eenn.decision import mechanisms
+from eenn.device import conformance, link, qemu
 from eenn.errors import EennError
-from mechanisms import SPECS
+from eenn.firmware import image
+from eenn.hardware import boards
+from decision_specs import SPECS
 
 BOARDS = [b.name for b in boards.all_boards()]
 SAMPLES = 300
@@ -21,8 +24,8 @@ SAMPLES = 300
 def an386(generated_build):
     """The default model's firmware on QEMU's mps2-an386, for protocol tests."""
     board = boards.get("mps2-an386")
-    fw = firmware.build(generated_build, board, emulated=True)
-    with emulate.Emulator(fw.elf, board.emulation.machine, timeout=5) as emulator:
+    fw = image.build(generated_build, board, emulated=True)
+    with qemu.Emulator(fw.elf, board.emulation.machine, timeout=5) as emulator:
         emulator.link.connect()
         yield emulator
 
@@ -53,13 +56,13 @@ def test_board_file_errors_name_file_and_key(tmp_path):
 def test_emulated_board_answers_exactly_as_the_host_simulator(generated_build, name):
     manifest, records = generated_build.manifest, generated_build.records("test")
     board = boards.get(name)
-    fw = firmware.build(generated_build, board, emulated=True)
-    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, generated_build, SAMPLES)
+    fw = image.build(generated_build, board, emulated=True)
+    with qemu.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = conformance.run(emulator.link, generated_build, SAMPLES)
     assert result.samples == SAMPLES
     assert result.differences == []
     spec = manifest.decision.spec
-    expected = np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0], minlength=len(manifest.stages))
+    expected = np.bincount(mechanisms.simulate(spec, records.probs[:SAMPLES])[0], minlength=len(manifest.stages))
     assert result.exit_histogram == expected.tolist()
     assert result.mean_cost > 0 and result.cost_unit == "systick ticks"
     assert emulator.process.poll() is not None  # QEMU is gone with the emulator
@@ -71,11 +74,11 @@ def test_calibrated_thresholds_run_on_the_device_for_every_test_sample(generated
     manifest, records = generated_build.manifest, generated_build.records("test")
     decision = manifest.decision
     board = boards.get("mps2-an386")
-    fw = firmware.build(generated_build, board, emulated=True)
+    fw = image.build(generated_build, board, emulated=True)
     thresholds = ", ".join(map(str, decision.spec.thresholds))
     assert f"#define EENN_DECISION_THRESHOLDS {{ {thresholds}, 0 }}" in (fw.directory / "decision_config.h").read_text()
-    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, generated_build)
+    with qemu.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = conformance.run(emulator.link, generated_build)
     assert result.samples == len(records) and result.differences == []
     assert result.exit_histogram == decision.calibration["test"]["exit_histogram"]
     assert result.accuracy == decision.calibration["test"]["accuracy"]
@@ -86,49 +89,49 @@ def test_every_decision_mechanism_answers_as_the_host_under_qemu(generated_build
     manifest, records = generated_build.manifest, generated_build.records("test")
     spec = SPECS[mechanism]
     board = boards.get("mps2-an386")
-    fw = firmware.build(generated_build, board, emulated=True, decision=spec)
-    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, generated_build, SAMPLES, decision=spec)
+    fw = image.build(generated_build, board, emulated=True, decision=spec)
+    with qemu.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = conformance.run(emulator.link, generated_build, SAMPLES, decision=spec)
     assert result.differences == []
-    assert result.exit_histogram == np.bincount(decisions.simulate(spec, records.probs[:SAMPLES])[0],
+    assert result.exit_histogram == np.bincount(mechanisms.simulate(spec, records.probs[:SAMPLES])[0],
                                                 minlength=len(manifest.stages)).tolist()
 
 
 @pytest.mark.parametrize("name", BOARDS)
 def test_real_board_firmware_builds_within_budget(generated_build, name):
     board = boards.get(name)
-    fw = firmware.build(generated_build, board)
+    fw = image.build(generated_build, board)
     for ext in ("elf", "hex", "bin"):
         assert (fw.directory / f"firmware.{ext}").stat().st_size > 0
     size = fw.size
     assert size["flash_budget"] == board.memory.flash_bytes and size["ram_budget"] == board.memory.ram_bytes
     assert 0 < size["flash_bytes"] < size["flash_budget"] and 0 < size["ram_bytes"] < size["ram_budget"]
-    assert 0 < size["stack"]["worst"] <= firmware.STACK_BYTES
-    assert "worst stack" in (fw.directory / firmware.SIZE_TEXT).read_text()
+    assert 0 < size["stack"]["worst"] <= image.STACK_BYTES
+    assert "worst stack" in (fw.directory / image.SIZE_TEXT).read_text()
 
 
 def test_an_unchanged_firmware_is_not_rebuilt(generated_build):
     board = boards.get("nrf52")
-    first = firmware.build(generated_build, board)
-    again = firmware.build(generated_build, board)
+    first = image.build(generated_build, board)
+    again = image.build(generated_build, board)
     assert not again.rebuilt and again.build_id == first.build_id
 
 
 def test_a_model_over_the_ram_budget_is_refused_before_compiling(generated_build):
     board = boards.get("microbit")
     tiny = replace(board, name="tiny", memory=replace(board.memory, ram_bytes=2048))
-    needed = generated_build.code().arena_bytes + firmware.STACK_BYTES
+    needed = generated_build.code().arena_bytes + image.STACK_BYTES
     with pytest.raises(EennError, match=rf"does not fit tiny: it needs at least {needed:,} bytes of RAM .* of 2,048"):
-        firmware.build(generated_build, tiny)
-    assert not firmware.output_directory(generated_build.directory, tiny, False).exists()
+        image.build(generated_build, tiny)
+    assert not image.output_directory(generated_build.directory, tiny, False).exists()
 
 
 def test_a_firmware_over_the_ram_budget_is_refused_by_the_linker(generated_build):
     board = boards.get("microbit")
     code_arena = generated_build.code().arena_bytes
-    snug = replace(board, name="snug", memory=replace(board.memory, ram_bytes=code_arena + firmware.STACK_BYTES))
+    snug = replace(board, name="snug", memory=replace(board.memory, ram_bytes=code_arena + image.STACK_BYTES))
     with pytest.raises(EennError, match=r"linking for snug: the firmware overflows RAM by [\d,]+ bytes"):
-        firmware.build(generated_build, snug)
+        image.build(generated_build, snug)
 
 
 def _error(emulator, data: bytes) -> int:
@@ -189,9 +192,9 @@ def test_truncated_frames_and_garbage_are_survived(generated_build, an386):
 def test_a_dead_emulator_fails_the_run_fast_with_qemu_status(generated_build):
     records = generated_build.records("test")
     board = boards.get("mps2-an386")
-    fw = firmware.build(generated_build, board, emulated=True)
+    fw = image.build(generated_build, board, emulated=True)
     with pytest.raises(EennError, match=r"link lost.*QEMU exited with status -9"):
-        with emulate.Emulator(fw.elf, board.emulation.machine, timeout=30) as emulator:
+        with qemu.Emulator(fw.elf, board.emulation.machine, timeout=30) as emulator:
             emulator.link.connect()
             emulator.process.kill()  # as if the firmware had crashed QEMU
             emulator.process.wait()
@@ -199,9 +202,9 @@ def test_a_dead_emulator_fails_the_run_fast_with_qemu_status(generated_build):
 
 
 def test_missing_qemu_names_the_package(monkeypatch, tmp_path):
-    monkeypatch.setattr(emulate, "QEMU", "qemu-system-nonexistent")
+    monkeypatch.setattr(qemu, "QEMU", "qemu-system-nonexistent")
     with pytest.raises(EennError, match="install the Debian package qemu-system-arm"):
-        emulate.Emulator(tmp_path / "x.elf", "mps2-an386")
+        qemu.Emulator(tmp_path / "x.elf", "mps2-an386")
 
 
 def test_frames_round_trip_and_corruption_is_caught():

@@ -7,15 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from eenn import boards, cli, firmware, flash
+from eenn import cli
 from eenn.errors import EennError
+from eenn.firmware import flash, image
+from eenn.hardware import boards
 
 
 @pytest.fixture(scope="module")
 def images(generated_build):
     """The default model's firmware for the nRF52840 and its QEMU twin, and the model digest."""
     board = boards.get("nrf52")
-    return (firmware.build(generated_build, board), firmware.build(generated_build, board, emulated=True),
+    return (image.build(generated_build, board), image.build(generated_build, board, emulated=True),
             generated_build.manifest.model_digest)
 
 

@@ -1,4 +1,4 @@
-"""Fused segments (eenn.fusion): a row-level replay of each schedule checks that every row a
+"""Fused segments (eenn.codegen.fusion): a row-level replay of each schedule checks that every row a
 call reads is in its buffer when read, ring buffers included, and that every call ends
 with all its rows. The generated C of fused segments runs against TFLM in
 tests/test_codegen.py (the MLPerf Tiny zoo models fuse)."""
@@ -6,7 +6,7 @@ tests/test_codegen.py (the MLPerf Tiny zoo models fuse)."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from eenn import fusion, ir, lowering
+from eenn.codegen import fusion, ir, lowering
 
 
 def _tensor(i, h, w=4, c=2):

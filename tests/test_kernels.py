@@ -3,7 +3,7 @@ single-op models over random shapes, strides, paddings, dilations, channel count
 zero points and fused activations (property-based), each on several random int8 inputs.
 Both kernel paths run: the portable one and the DSP one (its instructions as exact C
 stand-ins); the QEMU tests run the DSP path's real instructions. The memory plan puts an
-output over its input where the kernel allows (eenn.overlap); one test puts it exactly at
+output over its input where the kernel allows (eenn.codegen.overlap); one test puts it exactly at
 the limit."""
 
 import tempfile
@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from tflite_micro import runtime
 
-from eenn import codegen, hostrun, memory
+from eenn.codegen import emit, memory
+from eenn.firmware import hostrun
 from singleop import STRATEGIES
 
 INPUTS_PER_MODEL = 8
@@ -24,7 +25,7 @@ def _compare(model, path: str) -> None:
     interp = runtime.Interpreter.from_bytes(model.tflite)
     rng = np.random.default_rng(len(model.tflite))
     with tempfile.TemporaryDirectory() as tmp:
-        generated = codegen.generate([("op.tflite", model.tflite)], Path(tmp) / "src", "op")
+        generated = emit.generate([("op.tflite", model.tflite)], Path(tmp) / "src", "op")
         host = hostrun.HostModel(generated, Path(tmp), path)
         for _ in range(INPUTS_PER_MODEL):
             xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for shape in model.input_shapes]
@@ -79,7 +80,7 @@ def _plan_at_the_limit(graphs, scratch, overlaps, *_):
 
 @pytest.mark.parametrize("kind, path", [(kind, path) for kind in OVERLAP_KINDS for path in hostrun.PATHS])
 def test_kernel_with_its_output_at_the_overlap_limit_matches_tflm(kind, path, monkeypatch):
-    monkeypatch.setattr(codegen.memory, "plan", _plan_at_the_limit)
+    monkeypatch.setattr(emit.memory, "plan", _plan_at_the_limit)
 
     @settings(max_examples=10, deadline=None)
     @given(STRATEGIES[kind]())

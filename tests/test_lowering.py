@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from eenn import codegen
-from eenn import quantmath as qm
-from eenn.layers import INT8, Tensor
-from eenn.lowering import Refusal
+from eenn.codegen import emit, quantmath as qm
+from eenn.codegen.lowering import Refusal
+from eenn.codegen.singleop import INT8, Tensor
 from singleop import _single
 
 INT16 = schema.TensorType.INT16
@@ -42,16 +41,16 @@ def _tanh():
 def test_unsupported_is_refused_before_anything_is_written(tmp_path, model, message):
     out = tmp_path / "src"
     with pytest.raises(Refusal, match=message):
-        codegen.generate([("stage0.tflite", model())], out)
+        emit.generate([("stage0.tflite", model())], out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_refusal_keeps_the_previous_sources(tmp_path):
     out = tmp_path / "src"
-    codegen.generate([("stage0.tflite", _add())], out)
+    emit.generate([("stage0.tflite", _add())], out)
     before = {p.name: p.read_text() for p in out.iterdir()}
     with pytest.raises(Refusal):
-        codegen.generate([("stage0.tflite", _tanh())], out)
+        emit.generate([("stage0.tflite", _tanh())], out)
     assert {p.name: p.read_text() for p in out.iterdir()} == before
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from eenn import ir, memory
+from eenn.codegen import ir, memory
 
 
 def _tensor(i, n, constant=False):

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from eenn import boards, emulate, firmware, link, runlog
+from eenn.device import link, qemu, runlog
+from eenn.firmware import image
+from eenn.hardware import boards
 
 REPLAY = 40  # samples per pass: a pass takes a fraction of a second under QEMU
 WAIT_SECONDS = 90
@@ -19,7 +21,7 @@ WAIT_SECONDS = 90
 @pytest.fixture(scope="module")
 def replay_image(generated_build):
     board = boards.get("nrf52")
-    fw = firmware.build(generated_build, board, emulated=True, replay=REPLAY)
+    fw = image.build(generated_build, board, emulated=True, replay=REPLAY)
     return generated_build, fw, board
 
 
@@ -38,7 +40,7 @@ def _wait_for(what, condition, monitor):
 def _start(fw, board, serial, port, tmp_path):
     """QEMU running the replay image; the monitor's address for it (a stable symlink to the
     pseudo-terminal, as udev gives a board, or the TCP URL)."""
-    emulator = emulate.Emulator(fw.elf, board.emulation.machine, serial=serial, connect=False, port=port)
+    emulator = qemu.Emulator(fw.elf, board.emulation.machine, serial=serial, connect=False, port=port)
     if serial == "pty":
         stable = tmp_path / "board-tty"
         temporary = tmp_path / "board-tty.new"
@@ -75,7 +77,7 @@ def test_monitor_survives_an_emulator_killed_and_restarted(replay_image, tmp_pat
     build, fw, board = replay_image
     directory = build.directory
     log = tmp_path / "monitor.jsonl"
-    port = emulate.free_port() if serial == "tcp" else None
+    port = qemu.free_port() if serial == "tcp" else None
     first, address = _start(fw, board, serial, port, tmp_path)
     monitor = subprocess.Popen([sys.executable, "-m", "eenn.cli", "monitor", "--port", address, "--board", "nrf52",
                                 "--name", directory.name, "--out", str(directory.parent), "--log", str(log)],
@@ -123,7 +125,7 @@ def test_monitor_survives_an_emulator_killed_and_restarted(replay_image, tmp_pat
 
 
 def test_a_missing_port_is_waited_for_and_a_bad_url_refused(tmp_path):
-    from eenn import monitor
+    from eenn.device import monitor
     from eenn.errors import EennError
 
     tally = monitor.Monitor(str(tmp_path / "no-such-tty")).run(seconds=0.6)
@@ -154,4 +156,4 @@ def test_a_replay_of_more_samples_than_the_test_split_is_refused(replay_image):
 
     build, _, board = replay_image
     with pytest.raises(EennError, match="cannot replay 100000 samples: the test split has 359"):
-        firmware.build(build, board, emulated=True, replay=100_000)
+        image.build(build, board, emulated=True, replay=100_000)

@@ -1,10 +1,10 @@
-"""Overlap limits (eenn.overlap) against a brute-force trace of the portable kernels' loops:
+"""Overlap limits (eenn.codegen.overlap) against a brute-force trace of the portable kernels' loops:
 every input byte read and every output byte written, in order. The kernels themselves run
 with their output at the limit in tests/test_kernels.py."""
 
 from hypothesis import given, settings, strategies as st
 
-from eenn import lowering, overlap
+from eenn.codegen import lowering, overlap
 
 
 def _call_limit(function, p):

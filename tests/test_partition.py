@@ -4,8 +4,12 @@ latency from the cost model and a link file, and the recommendation under a late
 import numpy as np
 import pytest
 
-from eenn import boards, cli, costs, link, partition
+from eenn import cli
+from eenn.costs import predict
+from eenn.device import link
 from eenn.errors import EennError
+from eenn.hardware import boards, links
+from eenn.studies import partition
 
 
 def test_frame_bytes_are_those_the_protocol_sends(rng):
@@ -16,11 +20,11 @@ def test_frame_bytes_are_those_the_protocol_sends(rng):
         assert 0 <= partition.frame_bytes(n) - len(link.encode(link.OFFLOAD, anything)) <= 1 + n // 254
 
 
-@pytest.mark.parametrize("name", partition.link_names())
+@pytest.mark.parametrize("name", links.names())
 def test_every_split_costs_what_its_parts_add_up_to(generated_build, name):
-    board, link_model = boards.get("nrf52"), partition.load_link(name)
+    board, link_model = boards.get("nrf52"), links.load(name)
     found = partition.options(generated_build, board, link_model)
-    model = costs.model_costs(generated_build, board)
+    model = predict.model_costs(generated_build, board)
     exits = np.asarray(model["exit_histogram"]) / sum(model["exit_histogram"])
     assert [o.split for o in found] == [1, 2, None]
     unsplit = found[-1]
@@ -35,7 +39,7 @@ def test_every_split_costs_what_its_parts_add_up_to(generated_build, name):
 
 
 def test_the_recommendation_is_the_cheapest_within_the_latency_bound(generated_build):
-    found = partition.options(generated_build, boards.get("nrf52"), partition.load_link("ble-1m"))
+    found = partition.options(generated_build, boards.get("nrf52"), links.load("ble-1m"))
     cheapest = partition.recommend(found)
     assert cheapest.energy_j == min(o.energy_j for o in found)
     fastest = min(found, key=lambda o: o.worst_latency_s)
@@ -46,11 +50,11 @@ def test_the_recommendation_is_the_cheapest_within_the_latency_bound(generated_b
 
 def test_links_are_data_and_bad_ones_are_refused(tmp_path, monkeypatch):
     with pytest.raises(EennError, match="unknown link 'wifi'; known links: ble-1m, uart-115200"):
-        partition.load_link("wifi")
-    monkeypatch.setattr(partition, "LINKS_DIR", tmp_path)
+        links.load("wifi")
+    monkeypatch.setattr(links, "LINKS_DIR", tmp_path)
     (tmp_path / "odd.toml").write_text('name = "odd"\n')
     with pytest.raises(EennError, match="missing key 'bytes_per_s'"):
-        partition.load_link("odd")
+        links.load("odd")
 
 
 def test_the_cli_writes_the_table_and_the_plot(generated_build, capsys):

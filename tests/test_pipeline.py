@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from command import TENSORFLOW_NOISE, run_eenn
-from eenn import artifact, data, pipeline, project, quantize
+from eenn import artifact, pipeline, project
 from eenn.errors import EennError
+from eenn.frontend import data, quantize
 from eenn.report import build_table
-from eenn.simulate import Records, StageChain
+from eenn.tflite.reference import Records, StageChain
 
 
 def test_default_eenn_meets_the_targets(default_build):

@@ -1,4 +1,4 @@
-"""The bounds and calibrators of eenn.riskcontrol, on synthetic losses with known means."""
+"""The bounds and calibrators of eenn.decision.riskcontrol, on synthetic losses with known means."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from eenn import riskcontrol
+from eenn.decision import riskcontrol
 from eenn.errors import EennError
 
 

@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from eenn import risks
+from eenn.decision import risks
 from eenn.errors import EennError
-from eenn.flatbuffer import Quantization
-from eenn.simulate import Records
+from eenn.tflite.flatbuffer import Quantization
+from eenn.tflite.reference import Records
 
 SOFTMAX = Quantization((1 / 256,), (-128,))
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from eenn import pipeline, project, search
-from eenn.emulate import free_port
+from eenn import pipeline, project
+from eenn.device.qemu import free_port
 from eenn.errors import EennError
+from eenn.studies import search
 
 BASE = project.override(project.Project(), name="small", **{"training.epochs": 10, "data.source": "digits"})
 CONFIG = search.SearchConfig(trials=3, epochs=3)

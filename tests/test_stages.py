@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from tflite_micro import runtime
 
-from eenn import flatbuffer as fb
-from eenn import quantize, stages, training, zoo
 from eenn.errors import EennError
-from eenn.exits import HeadSpec
-from eenn.simulate import StageChain
+from eenn.frontend import quantize, stages, training, zoo
+from eenn.frontend.heads import HeadSpec
+from eenn.tflite import flatbuffer as fb
+from eenn.tflite.reference import StageChain
 
 
 def _whole_outputs(model_bytes, num_exits, x):

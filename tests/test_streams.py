@@ -6,9 +6,12 @@ import csv
 import numpy as np
 import pytest
 
-from eenn import boards, decisions, emulate, firmware, streams, validation
+from eenn.decision import mechanisms, streams
+from eenn.device import conformance, qemu
 from eenn.errors import EennError
-from mechanisms import SPECS
+from eenn.firmware import image
+from eenn.hardware import boards
+from decision_specs import SPECS
 
 STEPS = 1000
 
@@ -60,16 +63,17 @@ def test_recorded_streams_load_from_npz_and_csv(tmp_path):
 def test_a_temporal_mechanism_saves_60_percent_of_the_full_network_on_a_stream(default_build, stream_records):
     """A bound for whatever model this machine trains: five models of the default project trained
     with oneDNN on and off, AVX-512 and AVX2, 1 and 2 cores needed 11.4-12.3% of the full network."""
-    from eenn import project, tradeoff
+    from eenn import project
+    from eenn.decision import tradeoff
 
     stream, records = stream_records
     manifest = default_build.manifest
     full = manifest.full_model_macs
     rows = tradeoff.sweep(records, project.DecisionConfig(), manifest.exit_quantizations[:-1],
                           manifest.cumulative_macs, full, stream.starts)
-    assert {r["mechanism"] for r in rows} == set(decisions.MECHANISMS)
+    assert {r["mechanism"] for r in rows} == set(mechanisms.MECHANISMS)
     full_accuracy = float(np.mean(records.predictions[:, -1] == records.labels))
-    good = [r for r in rows if r["mechanism"] in decisions.TEMPORAL
+    good = [r for r in rows if r["mechanism"] in mechanisms.TEMPORAL
             and r["mean_macs"] <= 0.4 * full and r["accuracy"] >= full_accuracy - 0.02]
     assert good, tradeoff.table(rows)
 
@@ -79,11 +83,11 @@ def test_every_mechanism_answers_as_the_host_on_a_long_stream_under_qemu(generat
     spec = SPECS[mechanism]
     _, records = stream_records
     board = boards.get("mps2-an386")
-    fw = firmware.build(generated_build, board, emulated=True, decision=spec)
-    with emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, generated_build, decision=spec, records=records)
+    fw = image.build(generated_build, board, emulated=True, decision=spec)
+    with qemu.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = conformance.run(emulator.link, generated_build, decision=spec, records=records)
     assert result.samples == STEPS and result.differences == []
-    expected = decisions.simulate(spec, records.probs, np.array([True] + [False] * (STEPS - 1)))[0]
+    expected = mechanisms.simulate(spec, records.probs, np.array([True] + [False] * (STEPS - 1)))[0]
     assert result.exit_histogram == np.bincount(expected, minlength=len(generated_build.manifest.stages)).tolist()
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from eenn import data, training, zoo
-from eenn.exits import HeadSpec
+from eenn.frontend import data, training, zoo
+from eenn.frontend.heads import HeadSpec
 
 SMALL = training.TrainingConfig(epochs=2, batch_size=64)
 

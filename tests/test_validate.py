@@ -6,8 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from eenn import boards, cli, emulate, firmware, runlog, validation
+from eenn import cli
+from eenn.device import conformance, qemu, runlog
 from eenn.errors import EennError
+from eenn.firmware import image
+from eenn.hardware import boards
 
 SAMPLES = 300
 
@@ -16,8 +19,8 @@ SAMPLES = 300
 def nrf52_qemu(generated_build):
     """The nRF52840's QEMU image running, its UART on a pseudo-terminal nobody has opened."""
     board = boards.get("nrf52")
-    fw = firmware.build(generated_build, board, emulated=True)
-    with emulate.Emulator(fw.elf, board.emulation.machine, serial="pty", connect=False) as emulator:
+    fw = image.build(generated_build, board, emulated=True)
+    with qemu.Emulator(fw.elf, board.emulation.machine, serial="pty", connect=False) as emulator:
         assert emulator.url.startswith("/dev/pts/")
         yield emulator
 
@@ -45,7 +48,7 @@ def test_validate_on_a_pty_has_no_mismatch_and_its_log_reads_back(generated_buil
 
 
 def test_a_device_running_another_board_s_firmware_is_refused(generated_build, nrf52_qemu):
-    from eenn.link import Link
+    from eenn.device.link import Link
 
     m = generated_build.manifest
     retrained = replace(generated_build, manifest=replace(m, stages=(replace(m.stages[0], sha256="0" * 64),
@@ -54,9 +57,9 @@ def test_a_device_running_another_board_s_firmware_is_refused(generated_build, n
     device = Link(nrf52_qemu.url, timeout=5)
     try:
         with pytest.raises(EennError, match="runs firmware for nrf52840@mps2-an386, not stm32f405"):
-            validation.run(device, generated_build, 5, board=boards.get("stm32f405"))
+            conformance.run(device, generated_build, 5, board=boards.get("stm32f405"))
         with pytest.raises(EennError, match="runs another model"):
-            validation.run(device, retrained, 5)
+            conformance.run(device, retrained, 5)
     finally:
         device.close()
 
@@ -84,22 +87,22 @@ def test_a_summary_counts_exits_stages_and_mismatches():
     wrong = {"exit": 2, "class": 0, "probs": [1, 0]}
     entries = [INFO, _record(0, 0, 1, [100], 1, True), _record(1, 2, 0, [100, 200, 300], 1, False, wrong),
                {"kind": "text", "time": 0, "text": "hello"}]
-    result = validation.summarize(entries)
+    result = conformance.summarize(entries)
     assert result.samples == 2 and result.exit_histogram == [1, 0, 1]
     assert result.stage_costs == [100.0, 200.0, 300.0] and result.mean_cost == 350.0
     assert result.accuracy == 0.5 and result.compared == 2 and not result.emulated
     assert len(result.differences) == 1 and result.differences[0].startswith("sample 1: device exit 2 class 0")
-    estimated = validation.estimate(boards.get("nrf52"), result)  # DWT counts cycles at 64 MHz
+    estimated = conformance.estimate(boards.get("nrf52"), result)  # DWT counts cycles at 64 MHz
     assert estimated["cycles"] == 350.0 and estimated["latency_s"] == pytest.approx(350 / 64e6)
-    unlabelled = validation.summarize([INFO, _record(0, 0, 1, [100])])
+    unlabelled = conformance.summarize([INFO, _record(0, 0, 1, [100])])
     assert unlabelled.accuracy is None and unlabelled.compared == 0
 
 
 def test_logs_without_info_mixing_models_or_with_bad_lines_are_refused(tmp_path):
     with pytest.raises(EennError, match="no info line"):
-        validation.summarize([_record(0, 0, 1, [100])])
+        conformance.summarize([_record(0, 0, 1, [100])])
     with pytest.raises(EennError, match="runs of 2 models"):
-        validation.summarize([INFO, {**INFO, "model_digest": "cd" * 32}])
+        conformance.summarize([INFO, {**INFO, "model_digest": "cd" * 32}])
     log = tmp_path / "bad.jsonl"
     log.write_text(json.dumps(INFO) + "\n{not json\n")
     with pytest.raises(EennError, match=r"bad.jsonl:2: not a log line"):

@@ -39,7 +39,7 @@ extern const uint32_t eenn_replay_count;
 static uint8_t arena[EENN_ARENA_BYTES] __attribute__((aligned(EENN_ARENA_ALIGNMENT)));
 static uint8_t reply[REPLY_MAX];
 
-/* The image's identity, read from the ELF by the host before flashing (eenn.flash); kept in
+/* The image's identity, read from the ELF by the host before flashing (eenn.firmware.flash); kept in
  * its own section so that neither the compiler nor the linker drops it. */
 #define IDENTITY __attribute__((section(".eenn_identity"), used))
 IDENTITY const uint8_t eenn_model_digest[32] = EENN_MODEL_DIGEST;

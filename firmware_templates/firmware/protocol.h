@@ -1,4 +1,4 @@
-/* The serial protocol between the host and the firmware (eenn.link on the host side).
+/* The serial protocol between the host and the firmware (eenn.device.link on the host side).
  *
  * A frame is COBS-encoded and ends with a zero byte. Decoded, it is one type byte, the
  * payload, and the CRC-32 (IEEE, as zlib computes it) of type and payload, little-endian.

@@ -15,13 +15,13 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import atomic
-from .decisions import DecisionSpec
+from .decision.mechanisms import DecisionSpec
 from .errors import EennError
-from .flatbuffer import Quantization
+from .frontend.stages import TensorInfo
 from .project import DecisionConfig, Project, from_document
-from .simulate import Records, StageChain
-from .stages import TensorInfo
+from .tflite.flatbuffer import Quantization
+from .tflite.reference import Records, StageChain
+from .util import atomic
 
 FORMAT = 4
 MANIFEST = "manifest.json"

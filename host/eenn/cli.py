@@ -262,7 +262,8 @@ def _build(args) -> None:
 def _simulate(args) -> None:
     from dataclasses import replace
 
-    from . import decisions, report
+    from .decision import mechanisms
+    from . import report
 
     build = _open(args)
     m = build.manifest
@@ -270,14 +271,16 @@ def _simulate(args) -> None:
     changes = {k: v for k, v in {"threshold": args.threshold, "mechanism": args.mechanism}.items() if v is not None}
     spec = m.decision.spec
     if changes:
-        spec = decisions.spec_for(replace(m.decision.config, **changes), m.exit_quantizations[:-1])
-    result = decisions.evaluate(records, spec, m.cumulative_macs, m.full_model_macs)
+        spec = mechanisms.spec_for(replace(m.decision.config, **changes), m.exit_quantizations[:-1])
+    result = mechanisms.evaluate(records, spec, m.cumulative_macs, m.full_model_macs)
     print(f"{spec.mechanism}: integer thresholds {', '.join(map(str, spec.thresholds))}")
     print(report.policy_line(result))
 
 
 def _search(args) -> None:
-    from . import atomic, project, search
+    from .util import atomic
+    from . import project
+    from .studies import search
 
     proj = project.load(args.project, name=args.name, **{"model.file": args.model_file, "data.source": args.dataset})
     config = search.SearchConfig(trials=args.trials, board=args.board, objective=args.objective, max_loss=args.max_loss,
@@ -298,7 +301,8 @@ def _search(args) -> None:
 def _calibrate(args) -> None:
     from dataclasses import replace
 
-    from . import calibration, pipeline, report
+    from .decision import calibration
+    from . import pipeline, report
 
     build = _open(args)
     saved = build.manifest.project.calibration
@@ -329,14 +333,17 @@ def _generate(args) -> None:
 
 
 def _firmware(args) -> None:
-    from . import boards, costs, firmware, report
+    from .hardware import boards
+    from .costs import predict
+    from .firmware import image
+    from . import report
 
     board = boards.get(args.board)
     build = _open(args)
-    fw = firmware.build(build, board, emulated=args.emulated, replay=_replay_count(args.replay, build),
+    fw = image.build(build, board, emulated=args.emulated, replay=_replay_count(args.replay, build),
                         deployment=_deployment(args, build))
     print(report.firmware_lines(fw.size))
-    print(report.cost_lines(board, costs.model_costs(build, board)))
+    print(report.cost_lines(board, predict.model_costs(build, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
     d = fw.deployment
     if d.split is not None:
@@ -347,37 +354,41 @@ def _firmware(args) -> None:
 
 
 def _emulate(args) -> None:
-    from . import boards, costs, emulate, firmware, report, validation
+    from .hardware import boards
+    from .costs import predict
+    from .device import conformance, qemu
+    from .firmware import image
 
     board = boards.get(args.board)
     build = _open(args)
-    fw = firmware.build(build, board, emulated=True)
-    with _optional_log(args.log) as log, emulate.Emulator(fw.elf, board.emulation.machine) as emulator:
-        result = validation.run(emulator.link, build, args.samples, progress=not args.quiet, board=board, log=log)
-    predicted = costs.expected(result.exit_histogram, costs.stage_instructions(board, build.code()))
-    print(report.run_lines(board, result, validation.estimate(board, result), predicted))
+    fw = image.build(build, board, emulated=True)
+    with _optional_log(args.log) as log, qemu.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = conformance.run(emulator.link, build, args.samples, progress=not args.quiet, board=board, log=log)
+    predicted = predict.expected(result.exit_histogram, predict.stage_instructions(board, build.code()))
+    print(conformance.run_lines(board, result, conformance.estimate(board, result), predicted))
     _fail_on_differences(result)
 
 
 def _validate(args) -> None:
-    from . import boards, link, report, validation
+    from .hardware import boards
+    from .device import conformance, link
 
     board = boards.get(args.board)
     build = _open(args)
     device = link.Link(args.port, baud=args.baud or board.uart.baud)
     try:
         with _optional_log(args.log) as log:
-            result = validation.run(device, build, args.samples, progress=not args.quiet, board=board, log=log)
+            result = conformance.run(device, build, args.samples, progress=not args.quiet, board=board, log=log)
     finally:
         device.close()
-    print(report.run_lines(board, result, validation.estimate(board, result)))
+    print(conformance.run_lines(board, result, conformance.estimate(board, result)))
     _fail_on_differences(result)
 
 
 def _optional_log(path: "Path | None"):
     from contextlib import nullcontext
 
-    from .runlog import RunLog
+    from .device.runlog import RunLog
 
     return RunLog(path) if path else nullcontext()
 
@@ -393,13 +404,14 @@ def _fail_on_differences(result, shown: int = 20) -> None:
 
 
 def _monitor(args, edge: bool = False) -> None:
-    from . import boards, monitor, validation
+    from .hardware import boards
+    from .device import conformance, monitor
 
     baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
     build = expectation = None
     if args.name:
         build = _open(args)
-        expectation = validation.Expectation.of(build.manifest.decision.spec, build.records("test"),
+        expectation = conformance.Expectation.of(build.manifest.decision.spec, build.records("test"),
                                                 build.manifest.model_digest)
     live = sys.stderr.isatty()
 
@@ -410,7 +422,7 @@ def _monitor(args, edge: bool = False) -> None:
     with _optional_log(args.log) as log:
         runtime = None
         if edge:
-            from .edge import EdgeRuntime
+            from .device.edge import EdgeRuntime
 
             runtime = EdgeRuntime(build)
         tally = monitor.Monitor(args.port, baud, log, expectation, runtime).run(args.records, args.seconds, show)
@@ -422,14 +434,16 @@ def _monitor(args, edge: bool = False) -> None:
 
 
 def _partition(args) -> None:
-    from . import atomic, boards, partition
+    from .util import atomic
+    from .hardware import boards, links
+    from .studies import partition
 
     board = boards.get(args.board)
     build = _open(args)
     directory = build.directory
     bound = None if args.max_latency_ms is None else args.max_latency_ms * 1e-3
-    for name in args.link or partition.link_names():
-        link = partition.load_link(name)
+    for name in args.link or links.names():
+        link = links.load(name)
         found = partition.options(build, board, link)
         chosen = partition.recommend(found, bound)
         title = f"{directory.name} on {board.name} over {link.name}"
@@ -447,36 +461,39 @@ def _partition(args) -> None:
 
 
 def _report(args) -> None:
-    from . import boards, report, runlog, validation
+    from .hardware import boards
+    from .device import conformance, runlog
 
     entries = runlog.read(args.log)
-    result = validation.summarize(entries)
+    result = conformance.summarize(entries)
     board = boards.get(result.board.partition("@")[0])
-    estimated = validation.estimate(board, result)
-    print(report.run_lines(board, result, estimated))
-    print(report.link_line(entries))
+    estimated = conformance.estimate(board, result)
+    print(conformance.run_lines(board, result, estimated))
+    print(conformance.link_line(entries))
     plot = args.plot or args.log.with_suffix(".png")
-    validation.plot(entries, result, estimated, plot)
+    conformance.plot(entries, result, estimated, plot)
     print(f"wrote {plot}")
     _fail_on_differences(result)
 
 
 def _flash(args) -> None:
-    from . import boards, firmware, flash
+    from .hardware import boards
+    from .firmware import flash, image
 
     board = boards.get(args.board)
     if args.image:
         elf, digest = args.image, None
     else:
         build = _open(args)
-        fw = firmware.build(build, board, replay=_replay_count(args.replay, build), deployment=_deployment(args, build))
+        fw = image.build(build, board, replay=_replay_count(args.replay, build), deployment=_deployment(args, build))
         elf, digest = fw.elf, build.manifest.model_digest
     flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
     print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")
 
 
 def _tradeoff(args) -> None:
-    from . import atomic, streams, tradeoff
+    from .util import atomic
+    from .decision import streams, tradeoff
 
     build = _open(args)
     m = build.manifest
@@ -502,30 +519,32 @@ def _tradeoff(args) -> None:
 
 
 def _zoo(args) -> None:
-    from . import augment, data, report, zoo
+    from .frontend import augment, data, zoo
+    from .util import tables
 
     entries = [augment.entry(args.model_file)] if args.model_file else zoo.ZOO.values()
     rows = [[e.name, "x".join(map(str, e.input_shape)), e.dataset or "(user data)", ", ".join(e.exit_points),
              ", ".join(e.default_exits)] for e in entries]
-    print(report.table(["model", "input", "trains on", "exit points", "default exits"], rows))
+    print(tables.table(["model", "input", "trains on", "exit points", "default exits"], rows))
     print(f"built-in datasets: {', '.join(data.BUILTIN)}")
 
 
 def _costs(args) -> None:
-    from . import costs, report
+    from .costs import predict
+    from .util import tables
 
     measured = {}
-    for cpu in args.cpu or costs.cpus():
-        table, samples = costs.measure(cpu, progress=not args.quiet)
-        print(f"wrote {costs.save(table)} (timed on {table.measured_on}, {len(samples)} layers)")
-        print(report.table(["kernel", "largest error"], [[k, f"{100 * e:.1f}%"] for k, e in table.errors.items()]))
+    for cpu in args.cpu or predict.cpus():
+        table, samples = predict.measure(cpu, progress=not args.quiet)
+        print(f"wrote {predict.save(table)} (timed on {table.measured_on}, {len(samples)} layers)")
+        print(tables.table(["kernel", "largest error"], [[k, f"{100 * e:.1f}%"] for k, e in table.errors.items()]))
         measured[cpu] = (table, samples)
-    costs.plot(measured, args.plot)
+    predict.plot(measured, args.plot)
     print(f"wrote {args.plot}")
 
 
 def _bench(args) -> None:
-    from . import benchmarks
+    from .studies import benchmarks
 
     results = benchmarks.run(args.out, tuple(args.cpu or benchmarks.CPUS), tuple(args.model or benchmarks.zoo.ZOO),
                              progress=not args.quiet)

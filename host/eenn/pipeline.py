@@ -10,11 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifact, atomic, calibration, codegen, data, decisions, exits, memory, quantize, stages, training, workload
+from . import artifact
+from .codegen import emit, features, memory
+from .decision import calibration, mechanisms
 from .errors import EennError
+from .frontend import data, heads, quantize, stages, training
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
-from .simulate import StageChain, tflm_arena_bytes
+from .tflite.reference import StageChain, tflm_arena_bytes
+from .util import atomic
 
 REPORT = "report.txt"
 STAGE_TABLE = "stages.txt"
@@ -111,12 +115,12 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
         float_accuracy=_match_rate(float_test, split.test.y) if trained else None,
         int8_accuracy=_match_rate(int8_test, split.test.y) if trained else None,
         int8_float_agreement=[float(np.mean(a == b)) for a, b in zip(int8_test, float_test)],
-        policy=decisions.evaluate(test, spec, cumulative, full_macs))
+        policy=mechanisms.evaluate(test, spec, cumulative, full_macs))
     manifest = artifact.Manifest(
         name=project.name, versions=_versions(), project=project,
         dataset=artifact.DatasetEntry(split.train.name, trained, split.num_classes, tuple(split.sample_shape),
                                       {k: len(v) for k, v in split.parts().items()}, split.digest()),
-        model=artifact.ModelEntry(entry.name, tuple(exit_points), exits.as_dict(project.head),
+        model=artifact.ModelEntry(entry.name, tuple(exit_points), heads.as_dict(project.head),
                                   cache_path.name if cache_path else None),
         input=stage_list[0].input, full_model_macs=full_macs,
         stages=tuple(_stage_entry(s, cumulative[s.index]) for s in stage_list),
@@ -142,12 +146,12 @@ def _stage_entry(s: stages.Stage, cumulative_macs: int) -> artifact.StageEntry:
                                tuple(s.ops), s.macs, cumulative_macs, s.input, s.exit_output, s.boundary)
 
 
-def generate(build: artifact.Build) -> "tuple[codegen.Generated, str]":
+def generate(build: artifact.Build) -> "tuple[emit.Generated, str]":
     """`eenn generate`: the C sources of a build's stages into its src/, with a table of what
     each stage takes beside TFLM's figures for the same stage."""
     models = build.stage_models()
     tflm = [tflm_arena_bytes(tflite) for _, tflite in models]
-    generated = codegen.generate(models, build.sources, build.name)
+    generated = emit.generate(models, build.sources, build.name)
     text = codegen_table(generated, tflm)
     atomic.write_text(generated.directory / STAGE_TABLE, text + "\n")
     stage_steps = list(np.cumsum([0] + [len(s.segments) for s in generated.stages]))
@@ -155,16 +159,16 @@ def generate(build: artifact.Build) -> "tuple[codegen.Generated, str]":
                 stage_steps, max(t["total"] for t in tflm))
     build.write_code(artifact.CodeSummary(
         generated.plan.arena_bytes, sum(s.weight_bytes for s in generated.stages),
-        tuple(artifact.StageCode(s.macs, s.weight_bytes, s.arena_bytes, workload.stage_kernels(s.segments))
+        tuple(artifact.StageCode(s.macs, s.weight_bytes, s.arena_bytes, features.stage_kernels(s.segments))
               for s in generated.stages)))
     return generated, text
 
 
 def decide(config, settings, seed: int, records: dict, quantizations: list, cumulative_macs: list,
-           full_macs: int, log=print) -> "tuple[decisions.DecisionSpec, calibration.Calibration | None]":
+           full_macs: int, log=print) -> "tuple[mechanisms.DecisionSpec, calibration.Calibration | None]":
     """The decision the firmware embeds: [decision] as given, or its parameter calibrated on
     records["calib"] (and reported on records["test"]) when [calibration] asks for it."""
-    base = decisions.spec_for(config, quantizations[:-1])
+    base = mechanisms.spec_for(config, quantizations[:-1])
     by_hand = config.mechanism in calibration.THRESHOLD_MECHANISMS and config.threshold is not None
     if settings.method == calibration.NO_CALIBRATION or by_hand:
         return base, None
@@ -182,7 +186,7 @@ def recalibrate(build: artifact.Build, config, settings, log=print) -> "tuple[ar
                               m.full_model_macs, log)
     if calibrated is None:
         raise EennError(f"nothing to calibrate: calibration method '{settings.method}' with {config.mechanism}")
-    policy = decisions.evaluate(records["test"], spec, m.cumulative_macs, m.full_model_macs)
+    policy = mechanisms.evaluate(records["test"], spec, m.cumulative_macs, m.full_model_macs)
     build = build.with_decision(artifact.DecisionEntry(config, spec, calibration.summary(calibrated)), policy)
     atomic.write_text(build.directory / REPORT, build_table(build.manifest) + "\n")
     write_calibration(build.directory, build.name, calibrated)

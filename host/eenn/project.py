@@ -18,9 +18,9 @@ wrong type are errors that name the file and the key.
                 clip = false; per_exit = false; streams = 100; stream_steps = 40
     [deployment] split = 1; fallback = true; edge_timeout_ms = 200   # stages from `split` on an edge host
     threshold: a probability for confidence (and the cascade of the temporal mechanisms),
-    a probability difference for margin, nats for entropy; see eenn.decisions. Not given
+    a probability difference for margin, nats for entropy; see eenn.decision.mechanisms. Not given
     (the default), the thresholds of confidence, margin and entropy are calibrated with risk
-    control (eenn.calibration); a temporal mechanism's cascade then never exits early.
+    control (eenn.decision.calibration); a temporal mechanism's cascade then never exits early.
     Patience and the temporal mechanisms have their own parameter calibrated unless
     calibration.method = "none".
 """
@@ -31,12 +31,13 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from . import exits, riskcontrol, zoo
-from .calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
-from .decisions import MECHANISMS
+from .decision import riskcontrol
+from .decision.calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
+from .decision.mechanisms import MECHANISMS
 from .errors import EennError
-from .exits import HeadSpec
-from .training import TrainingConfig
+from .frontend import heads, zoo
+from .frontend.heads import HeadSpec
+from .frontend.training import TrainingConfig
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -136,8 +137,8 @@ class Project:
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
                             f"candidates: {', '.join(entry.exit_points)}")
-        exits.check_order(self.exit_points, entry.exit_points)  # candidates come in network order
-        exits.per_exit(self.head, len(self.exit_points))
+        heads.check_order(self.exit_points, entry.exit_points)  # candidates come in network order
+        heads.per_exit(self.head, len(self.exit_points))
         if self.decision.mechanism not in MECHANISMS:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
@@ -230,7 +231,7 @@ def from_document(doc: dict, source: str) -> Project:
 @functools.lru_cache(maxsize=8)
 def _file_entry(path: str, stamp) -> zoo.ZooEntry:
     """A model file's entry, read once per file version (`stamp`: modification time and size)."""
-    from . import augment
+    from .frontend import augment
 
     return augment.entry(Path(path))
 

@@ -1,23 +1,12 @@
-"""Plain-text tables of a build: what each exit costs and how accurate it is, and what its C takes."""
+"""Plain-text reports of a build: what each exit costs and how accurate it is, its calibration,
+what its C takes, its firmware's size and its cost on a board."""
 
-from .link import ROUTES
-from .riskcontrol import GUARANTEED_WITH_DELTA
+from .decision.riskcontrol import GUARANTEED_WITH_DELTA
+from .util.tables import table
 
 
 def _pct(x) -> str:
     return "   n/a" if x is None else f"{100 * x:5.1f}%"
-
-
-def table(header: list, rows: list) -> str:
-    """Columns of numbers align right, columns of words left."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    numeric = [all(str(r[i]).strip().lstrip("-")[:1].isdigit() or str(r[i]).strip() == "n/a" for r in rows)
-               for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join(str(c).rjust(w) if num else str(c).ljust(w) for c, w, num in zip(cells, widths, numeric))
-
-    return "\n".join(line(c).rstrip() for c in [header, ["-" * w for w in widths], *rows])
 
 
 def policy_line(result: dict) -> str:
@@ -144,50 +133,3 @@ def cost_lines(board, model: dict) -> str:
         f"split: {histogram})",
         f"every stage run: {_run_figures(board, model['all_stages'])}",
     ])
-
-
-def run_lines(board, result, estimate: dict, predicted: "float | None" = None) -> str:
-    """What a run on a device measured (QEMU or the board), what it means for the real board,
-    and what the cost model predicted (instructions per inference) for the same exits."""
-    acc = "n/a" if result.accuracy is None else f"{100 * result.accuracy:.1f}%"
-    if result.accuracy is not None and result.labelled < result.samples:
-        acc += f" (of the {result.labelled} labelled)"
-    hist = " / ".join(str(n) for n in result.exit_histogram)
-    if not result.compared:
-        same = "records not compared with"
-    elif result.differences:
-        same = f"{len(result.differences)} of {result.compared} records differ from"
-    elif result.compared == result.samples:
-        same = "records all identical to"
-    else:
-        same = f"the {result.compared} records compared all identical to"
-    unit = "instructions" if estimate["emulated"] else "cycles"
-    stages = " / ".join("-" if c is None else f"{c:,.0f}" for c in estimate["stage_cycles"])
-    lines = [
-        f"{result.board} (build {result.build_id}): {result.samples} samples, {same} the host simulator",
-        f"accuracy {acc}; exits taken {hist}; mean cost {result.mean_cost:,.0f} {result.cost_unit} per inference"
-        + (f" = {estimate['instructions']:,.0f} instructions" if estimate["instructions"] is not None else "")
-        + (f" (cost model: {predicted:,.0f}, {100 * (predicted / estimate['instructions'] - 1):+.1f}%)"
-           if predicted is not None and estimate["instructions"] else ""),
-        f"{unit} per stage, mean over the samples that ran it: {stages}",
-        f"{board.name}{' estimate' if estimate['emulated'] else ''}: {estimate['cycles']:,.0f} cycles = "
-        f"{1e3 * estimate['latency_s']:.2f} ms at {board.clock_hz / 1e6:g} MHz"
-        + (f", {1e6 * estimate['energy_j']:.1f} uJ at {board.power.active_mw:g} mW"
-           if estimate["energy_j"] is not None else ", no power figure for this board"),
-    ]
-    if set(result.routes) - {"device"}:
-        lines.insert(2, "where samples ended: " + ", ".join(
-            f"{result.routes[route]} {route}" for route in ROUTES.values() if route in result.routes))
-    if estimate["emulated"]:
-        lines.append(f"(QEMU counts instructions; {estimate['cycles_per_instruction']:g} cycle per instruction "
-                     f"assumed.) {board.emulation.note}")
-    return "\n".join(lines)
-
-
-def link_line(entries: list) -> str:
-    """What happened on the link over a log: sessions, drops, garbage, the firmware's text."""
-    count = lambda kind, event=None: sum(e["kind"] == kind and e.get("event") == event for e in entries)
-    texts = [e["text"] for e in entries if e["kind"] == "text"]
-    return (f"link: {count('info')} device start(s) seen, {count('event', 'disconnected')} disconnection(s), "
-            f"{count('event', 'garbage')} garbled frame(s) skipped; the firmware printed {len(texts)} line(s)"
-            + (f", the last: {texts[-1]!r}" if texts else ""))

@@ -1,0 +1,1 @@
+"""Board files: data shipped with eenn as the package eenn.resources.boards (see eenn.resources)."""

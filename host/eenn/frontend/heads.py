@@ -1,0 +1,88 @@
+"""Exit heads on a Keras backbone.
+
+An EENN here is a Keras functional model with one softmax output per exit, in network
+order, the backbone's own classifier last. Output k is named `exit{k}`.
+"""
+
+import re
+from dataclasses import asdict, dataclass
+
+from ..errors import EennError
+
+HEADS = ("dense", "conv")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """`dense`: global average pooling + dense softmax; `conv`: a 3x3 conv of `width` channels first."""
+
+    family: str = "conv"
+    width: int = 16
+
+
+def per_exit(heads, count: int) -> tuple:
+    """One checked HeadSpec per exit, from one for all or a sequence of them."""
+    heads = (heads,) * count if isinstance(heads, HeadSpec) else tuple(heads)
+    if len(heads) != count:
+        raise EennError(f"{len(heads)} exit heads given for {count} early exits")
+    for head in heads:
+        if head.family not in HEADS:
+            raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
+        if not isinstance(head.width, int) or head.width < 1:
+            raise EennError(f"model.head_width must be at least 1, got {head.width}")
+    return heads
+
+
+def as_dict(heads):
+    """JSON of one HeadSpec for all exits, or of one per exit."""
+    return asdict(heads) if isinstance(heads, HeadSpec) else [asdict(h) for h in heads]
+
+
+def exit_name(k: int) -> str:
+    return f"exit{k}"
+
+
+def _head(layers, x, spec: HeadSpec, num_classes: int, k: int):
+    rank = len(x.shape)
+    if spec.family == "conv" and rank in (3, 4):
+        conv = layers.Conv2D if rank == 4 else layers.Conv1D
+        x = conv(spec.width, 3, padding="same", activation="relu", name=f"exit{k}_conv")(x)
+    if rank == 4:
+        x = layers.GlobalAveragePooling2D(name=f"exit{k}_pool")(x)
+    elif rank == 3:
+        x = layers.GlobalAveragePooling1D(name=f"exit{k}_pool")(x)
+    elif rank != 2:
+        raise EennError(f"exit {k}: cannot attach a head to a tensor of rank {rank}")
+    return layers.Dense(num_classes, activation="softmax", name=exit_name(k))(x)
+
+
+def is_head_layer(name: str) -> bool:
+    return re.fullmatch(r"exit\d+(_conv|_pool)?", name) is not None
+
+
+def check_order(exit_points, in_network_order) -> None:
+    """Refuse exit points that repeat or come out of network order (`in_network_order`: names
+    that include every exit point, in the network's order)."""
+    positions = [list(in_network_order).index(p) for p in exit_points]
+    if positions != sorted(set(positions)):
+        raise EennError(f"exit points {list(exit_points)} must be distinct and in network order")
+
+
+def attach(backbone, exit_points, num_classes: int, heads=HeadSpec(), final_softmax: bool = False):
+    """Return a model whose outputs are the heads at `exit_points` (`heads`: one HeadSpec for
+    all, or one each) then the backbone's output (through a softmax if `final_softmax`: a
+    backbone that ends in logits)."""
+    import keras
+    from keras import layers
+
+    heads = per_exit(heads, len(exit_points))
+    names = [layer.name for layer in backbone.layers]
+    for point in exit_points:
+        if point not in names:
+            raise EennError(f"exit point '{point}' is not a layer of model '{backbone.name}'")
+    check_order(exit_points, names)
+    outputs = [_head(layers, backbone.get_layer(p).output, h, num_classes, k)
+               for k, (p, h) in enumerate(zip(exit_points, heads))]
+    final_layer = layers.Softmax if final_softmax else layers.Identity
+    final = final_layer(name=exit_name(len(exit_points)))(backbone.output)
+    return keras.Model(backbone.input, outputs + [final], name=f"{backbone.name}_eenn")

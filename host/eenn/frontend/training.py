@@ -1,0 +1,200 @@
+"""Training an EENN (joint, or heads-only on a frozen backbone), cached by digest.
+
+The cache key covers everything that changes the weights: model, exits, head, training
+parameters, seed, the training data's digest, the TensorFlow version, and its oneDNN and
+thread settings.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EennError
+from . import heads
+from .data import Split
+
+TRAINING_MODES = ("joint", "frozen", "heads")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    # joint: weighted sum of exit losses; frozen: backbone first, then heads only; heads: the
+    # heads only, on a backbone trained already (a model file). None: heads for a model file, else joint.
+    mode: "str | None" = None
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    exit_loss_weights: "tuple | None" = None  # joint mode; default: all exits weigh 1
+
+    def resolved(self, pretrained: bool) -> "TrainingConfig":
+        """This configuration with its mode decided for a backbone that is (or is not) trained."""
+        mode = self.mode or ("heads" if pretrained else "joint")
+        if mode == "heads" and not pretrained:
+            raise EennError("training mode 'heads' keeps the backbone's weights, and a zoo backbone has none "
+                            "trained; use joint or frozen, or give a model file")
+        return replace(self, mode=mode)
+
+    def validate(self, num_exits: int) -> None:
+        if self.mode is not None and self.mode not in TRAINING_MODES:
+            raise EennError(f"training mode '{self.mode}' is unknown; expected one of {', '.join(TRAINING_MODES)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise EennError(f"training epochs ({self.epochs}) and batch size ({self.batch_size}) must be at least 1")
+        if not self.learning_rate > 0:
+            raise EennError(f"training learning rate must be positive, got {self.learning_rate}")
+        w = self.exit_loss_weights
+        if w is not None and (len(w) != num_exits or any(x < 0 for x in w)):
+            raise EennError(f"exit_loss_weights {list(w)} must be {num_exits} non-negative numbers, one per exit")
+
+
+def _progress_bar(total: int, desc: str):
+    """A Keras callback drawing a tqdm bar over epochs, with each exit's training accuracy."""
+    import keras
+    from tqdm import tqdm
+
+    class ProgressBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, leave=False)
+
+        def on_epoch_end(self, epoch, logs=None):
+            accs = [f"{v:.3f}" for k, v in sorted((logs or {}).items()) if k.endswith("accuracy")]
+            self.bar.set_postfix_str("acc " + " ".join(accs))
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return ProgressBar()
+
+
+def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int, split: Split) -> str:
+    import tensorflow as tf
+
+    desc = {
+        "model": model_name, "exits": list(exit_points), "head": heads.as_dict(head), "training": asdict(cfg),
+        "seed": seed, "train": split.train.digest(), "tensorflow": tf.__version__,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "format": 1,
+    }
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def build_eenn(entry, exit_points, head, num_classes: int, batch_size=None):
+    backbone = entry.build(entry.input_shape, num_classes, batch_size)
+    return heads.attach(backbone, exit_points, num_classes, head, entry.final_softmax)
+
+
+def _fit(model, split: Split, cfg: TrainingConfig, weights, seed: int, desc: str, progress: bool):
+    import keras
+
+    n_out = len(model.outputs)
+    steps = cfg.epochs * -(-len(split.train) // cfg.batch_size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
+        loss=["sparse_categorical_crossentropy"] * n_out,
+        loss_weights=list(weights),
+        metrics=[["accuracy"]] * n_out,
+    )
+    keras.utils.set_random_seed(seed)
+    model.fit(
+        split.train.x, [split.train.y] * n_out, epochs=cfg.epochs, batch_size=cfg.batch_size,
+        shuffle=True, verbose=0, callbacks=[_progress_bar(cfg.epochs, desc)] if progress else [],
+    )
+
+
+def train(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int, progress: bool = True):
+    """A trained Keras EENN (outputs: one per exit, the final one last)."""
+    import keras
+
+    num_exits = len(exit_points) + 1
+    cfg = cfg.resolved(entry.pretrained)
+    cfg.validate(num_exits)
+    keras.utils.set_random_seed(seed)
+    model = build_eenn(entry, exit_points, head, split.num_classes)
+    if cfg.mode == "joint":
+        _fit(model, split, cfg, cfg.exit_loss_weights or [1.0] * num_exits, seed, "training (joint)", progress)
+        return model
+    if cfg.mode == "frozen":
+        _fit(model, split, cfg, [0.0] * (num_exits - 1) + [1.0], seed, "training backbone", progress)
+    for layer in model.layers:
+        layer.trainable = heads.is_head_layer(layer.name)
+    _fit(model, split, cfg, [1.0] * (num_exits - 1) + [0.0], seed + 1, "training heads (frozen backbone)", progress)
+    return model
+
+
+def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int,
+                 cache_dir: Path, progress: bool = True):
+    """Load the model trained with this configuration and data, or train and cache it."""
+    import keras
+
+    cfg = cfg.resolved(entry.pretrained)
+    path = Path(cache_dir) / f"{cache_key(entry.name, exit_points, head, cfg, seed, split)}.keras"
+    if path.exists():
+        return keras.models.load_model(path, compile=False), path
+    model = train(entry, split, exit_points, head, cfg, seed, progress)
+    save(model, path)
+    return model, path
+
+
+def save(model, path: Path) -> None:
+    """A Keras model file written whole or not at all."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def train_backbone(entry, split: Split, cfg: TrainingConfig, seed: int, progress: bool = True):
+    """The zoo backbone alone, trained on the split's training part (no exits)."""
+    import keras
+
+    cfg = cfg.resolved(entry.pretrained)
+    keras.utils.set_random_seed(seed)
+    model = entry.build(entry.input_shape, split.num_classes, None)
+    _fit(model, split, cfg, [1.0], seed, "training backbone", progress)
+    return model
+
+
+def untrained(entry, exit_points, head, num_classes: int, seed: int, x: np.ndarray):
+    """Seeded random weights, for code generation and benchmarks when no data is given.
+
+    Each batch normalization takes the mean and variance its input has on `x`, in network
+    order, so activations stay in range through deep untrained backbones (without that,
+    logits grow so large that an int8 softmax cannot represent its input scale).
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_eenn(entry, exit_points, head, num_classes)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            a = _forward(keras.Model(model.input, layer.input), x)
+            axes = tuple(range(a.ndim - 1))
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([gamma, beta, a.mean(axis=axes), a.var(axis=axes)])
+    return model
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    """Float probabilities, shape (exits, samples, classes)."""
+    return np.stack(_forward(model, x))
+
+
+def _forward(model, x: np.ndarray, batch_size: int = 256):
+    """The model's outputs on `x`, run eagerly in batches. Keras' `predict` traces a graph
+    function per model, and TensorFlow warns about retracing once a few models have run."""
+    batches = [model(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    if isinstance(batches[0], (list, tuple)):
+        return [np.concatenate([np.asarray(b[k]) for b in batches]) for k in range(len(batches[0]))]
+    return np.concatenate([np.asarray(b) for b in batches])

@@ -1,0 +1,1 @@
+"""The hardware as data: boards (boards/*.toml) and the links between a device and an edge host."""

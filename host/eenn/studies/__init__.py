@@ -1,0 +1,2 @@
+"""Studies over many builds: searching exits and heads, splitting between device and edge,
+and the benchmark suite."""
