@@ -15,7 +15,7 @@ SPLIT ?=
 IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test build generate firmware emulate flash validate monitor edge partition search costs bench clean
+.PHONY: setup apt-packages test install-check build generate firmware emulate flash validate monitor edge partition search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -38,6 +38,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 TEST_WORKERS ?= 2
 test: setup
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15 tests
+
+## install-check: the wheel, installed with the locked dependencies into a fresh virtual environment, builds,
+## generates, makes nrf52 firmware and emulates in an empty directory (a few minutes; .ci/run runs it)
+INSTALL_CHECK := generated/install-check
+install-check: setup
+	rm -rf $(INSTALL_CHECK) && mkdir -p $(INSTALL_CHECK)/empty
+	$(PYTHON) -m pip wheel -q --disable-pip-version-check --no-deps . -w $(INSTALL_CHECK)
+	python3 -m venv $(INSTALL_CHECK)/venv
+	$(INSTALL_CHECK)/venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(INSTALL_CHECK)/venv/bin/pip install -q --disable-pip-version-check --no-deps $(INSTALL_CHECK)/eenn-*.whl
+	cd $(INSTALL_CHECK)/empty && PATH=$(CURDIR)/$(INSTALL_CHECK)/venv/bin:$$PATH && eenn build --quiet && eenn generate \
+		&& eenn firmware --board nrf52 && eenn emulate --board nrf52 --samples 100 --quiet
 
 OUT := generated/$(NAME)
 MANIFEST := $(OUT)/manifest.json

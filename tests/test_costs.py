@@ -8,7 +8,7 @@ import pytest
 
 from eenn import artifact
 from eenn.codegen import features, fusion, singleop
-from eenn.costs import predict, timing
+from eenn.costs import fit, predict, timing
 from eenn.errors import EennError
 from eenn.hardware import boards
 
@@ -51,7 +51,7 @@ def test_the_fit_recovers_known_coefficients(rng):
     truth = {n: c for n, c in zip(names, [120.0, 6.0, 30.0, 0.5, 100.0, 0.0, 2.0])}
     rows = [{n: float(rng.integers(1, 10_000)) for n in names} | {"calls": 1} for _ in range(20)]
     measured = [sum(truth[n] * r[n] for n in names) for r in rows]
-    fitted, error = predict.fit("eenn_conv2d", rows, measured)
+    fitted, error = fit.fit_kernel("eenn_conv2d", rows, measured)
     assert error < 1e-6
     assert fitted == pytest.approx(truth, abs=1e-4)
 
@@ -84,7 +84,7 @@ def test_a_stale_table_is_refused(tmp_path, monkeypatch):
 
 def test_measuring_fits_the_kernels_of_the_layers_timed():
     shapes = [(16, 4), (256, 10), (32, 128), (1024, 4), (30, 7), (100, 2), (64, 64), (8, 3)]
-    table, samples = predict.measure("cortex-m4", tuple(singleop.fully_connected(n, m) for n, m in shapes))
+    table, samples = fit.measure("cortex-m4", tuple(singleop.fully_connected(n, m) for n, m in shapes))
     assert table.measured_on == "mps2-an386" and set(table.kernels) == {"eenn_fully_connected"}
     assert len(samples) == len(shapes) and table.errors["eenn_fully_connected"] < 0.10
     committed = predict.load("cortex-m4")

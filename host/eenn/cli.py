@@ -166,14 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(g)
 
     f = sub.add_parser("firmware", help="build a board's firmware from the generated C (generated/NAME/BOARD/)")
-    f.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    f.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
     _build_location(f)
     f.add_argument("--emulated", action="store_true", help="the image for the board's QEMU machine")
     _add_replay(f)
     _add_split(f)
 
     e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
-    e.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    e.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
     _build_location(e)
     e.add_argument("--samples", type=int, help="number of test samples (default: all)")
     e.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
@@ -181,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="run the test split through a board's firmware on a serial port, every "
                        "record checked against the host: accuracy, exits, cycles, latency, energy")
-    v.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    v.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
     _build_location(v)
     v.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL "
                    "(socket://HOST:PORT, rfc2217://HOST:PORT)")
@@ -210,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--plot", type=Path, help="where the plot goes (default: the log's name with .png)")
 
     fl = sub.add_parser("flash", help="program a board with its firmware (pyocd, or the tool its board file names)")
-    fl.add_argument("--board", required=True, help="board name or alias (see boards/)")
+    fl.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
     _build_location(fl)
     fl.add_argument("--probe", help="the debug probe's unique id (default: the one connected)")
     fl.add_argument("--image", type=Path, help="an ELF image to flash instead of the build's (its board is checked)")
@@ -530,16 +530,16 @@ def _zoo(args) -> None:
 
 
 def _costs(args) -> None:
-    from .costs import predict
+    from .costs import fit, predict
     from .util import tables
 
     measured = {}
     for cpu in args.cpu or predict.cpus():
-        table, samples = predict.measure(cpu, progress=not args.quiet)
-        print(f"wrote {predict.save(table)} (timed on {table.measured_on}, {len(samples)} layers)")
+        table, samples = fit.measure(cpu, progress=not args.quiet)
+        print(f"wrote {fit.save(table)} (timed on {table.measured_on}, {len(samples)} layers)")
         print(tables.table(["kernel", "largest error"], [[k, f"{100 * e:.1f}%"] for k, e in table.errors.items()]))
         measured[cpu] = (table, samples)
-    predict.plot(measured, args.plot)
+    fit.plot(measured, args.plot)
     print(f"wrote {args.plot}")
 
 

@@ -144,6 +144,11 @@ def all_boards() -> list:
 
 
 def get(name: str) -> Board:
+    """A board by name or alias, or a user's own board file (a path ending in .toml)."""
+    if name.endswith(".toml"):
+        if not Path(name).is_file():
+            raise EennError(f"{name}: no such board file (a board is a name, an alias or a .toml file)")
+        return load(Path(name))
     for board in all_boards():
         if name == board.name or name in board.aliases:
             return board
