@@ -7,7 +7,7 @@ random, valid model of one op kind that the TFLM interpreter accepts and runs:
     reshape, softmax
 
 Each returns a `SingleOp`; `STRATEGIES` maps its op kind (the builtin op name, as
-`eenn.codegen.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
+`eenn.tflite.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
 1..9, channels 1..17) so that TFLM runs each model in milliseconds. Every random value
 is drawn by hypothesis; weight arrays come from a drawn seed.
 """
@@ -29,7 +29,7 @@ CONV_ACTIVATIONS = ACTIVATIONS + ("RELU_N1_TO_1",)
 
 @dataclass(frozen=True)
 class SingleOp:
-    kind: str  # builtin op name, e.g. CONV_2D (what eenn.codegen.ir reads back as Op.kind)
+    kind: str  # builtin op name, e.g. CONV_2D (what eenn.tflite.ir reads back as Op.kind)
     tflite: bytes
     input_shapes: list  # list[tuple]: shapes of the subgraph inputs, in order
 

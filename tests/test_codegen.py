@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from eenn import pipeline
-from eenn.codegen import emit, ir
+from eenn.codegen import emit
 from eenn.costs import timing
 from eenn.firmware import hostrun
 from eenn.frontend import quantize, stages, zoo
 from eenn.hardware import boards
-from eenn.tflite import reference
+from eenn.tflite import ir, reference
 
 RANDOM_INPUTS = 200
 CORTEX_M = {

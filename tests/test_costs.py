@@ -15,16 +15,16 @@ from eenn.hardware import boards
 M4 = boards.get("mps2-an386")
 
 
-def _window_taps_by_loop(p: dict, dilation=(1, 1)) -> int:
+def _window_taps_by_loop(p, dilation=(1, 1)) -> int:
     """Window taps inside the input, counted the way the reference kernel loops."""
     count = 0
-    for oy in range(p["out_h"]):
-        for ox in range(p["out_w"]):
-            for ky in range(p["k_h"]):
-                for kx in range(p["k_w"]):
-                    y = oy * p["stride_h"] - p["pad_h"] + ky * dilation[0]
-                    x = ox * p["stride_w"] - p["pad_w"] + kx * dilation[1]
-                    count += 0 <= y < p["in_h"] and 0 <= x < p["in_w"]
+    for oy in range(p.out_h):
+        for ox in range(p.out_w):
+            for ky in range(p.k_h):
+                for kx in range(p.k_w):
+                    y = oy * p.stride_h - p.pad_h + ky * dilation[0]
+                    x = ox * p.stride_w - p.pad_w + kx * dilation[1]
+                    count += 0 <= y < p.in_h and 0 <= x < p.in_w
     return count
 
 
@@ -37,12 +37,12 @@ def test_window_counts_match_the_kernel_loops(layer):
     p = call.params
     inside = _window_taps_by_loop(p)
     if call.function == "eenn_conv2d":  # im2col: every tap, padded ones included
-        assert f["macs"] == p["out_h"] * p["out_w"] * p["k_h"] * p["k_w"] * p["in_c"] * p["out_c"]
+        assert f["macs"] == p.out_h * p.out_w * p.k_h * p.k_w * p.in_c * p.out_c
     elif call.function == "eenn_depthwise_conv2d":  # the window clipped to the input
-        assert 4 * (f["group_taps"] + 3 * f["group_rows_of_three"]) + f["single_taps"] == inside * p["out_c"]
-        assert f["multiplied_taps"] == (inside * p["out_c"] if p["depth_multiplier"] != 1 else 0)
+        assert 4 * (f["group_taps"] + 3 * f["group_rows_of_three"]) + f["single_taps"] == inside * p.out_c
+        assert f["multiplied_taps"] == (inside * p.out_c if p.depth_multiplier != 1 else 0)
     else:
-        assert f["reads"] == inside * p["channels"]
+        assert f["reads"] == inside * p.channels
     assert set(f) == set(features.FEATURES[call.function])
 
 

@@ -6,7 +6,11 @@ tests/test_codegen.py (the MLPerf Tiny zoo models fuse)."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from eenn.codegen import fusion, ir, lowering
+from eenn import ops
+from eenn.codegen import fusion
+from eenn.ops.add import AddParams
+from eenn.ops.conv2d import ConvParams
+from eenn.tflite import ir
 
 
 def _tensor(i, h, w=4, c=2):
@@ -14,31 +18,30 @@ def _tensor(i, h, w=4, c=2):
 
 
 def _window_call(op, inputs, output, in_h, out_h, k, stride, pad, kind="eenn_depthwise_conv2d"):
-    params = dict(in_h=in_h, in_w=4, in_c=2, out_h=out_h, out_w=4, out_c=2, in_rows=in_h, out_rows=out_h, k_h=k,
-                  k_w=1, stride_h=stride, stride_w=1, dilation_h=1, dilation_w=1, pad_h=pad, pad_w=0)
-    return lowering.KernelCall(op, kind, "eenn_conv_params", params, inputs, output, rows=out_h)
+    params = ConvParams(in_h, 4, 2, out_h, 4, 2, in_h, out_h, k, 1, stride, 1, 1, 1, pad, 0, 1, 0, 0, -128, 127,
+                        None, None, None)
+    return ops.KernelCall(op, kind, "eenn_conv_params", params, inputs, output, rows=out_h)
 
 
 def _add_call(op, inputs, output, h):
-    params = dict(row_size=8, input1_rows=h, input2_rows=h, output_rows=h)
-    return lowering.KernelCall(op, "eenn_add", "eenn_add_params", params, inputs, output, rows=h)
+    params = AddParams(8, h, h, h, *[0] * 12)
+    return ops.KernelCall(op, "eenn_add", "eenn_add_params", params, inputs, output, rows=h)
 
 
 def _reads(call, row):
     """The input rows (per input tensor) output row `row` reads, from the params alone."""
     p = call.params
-    if "k_h" not in p:
+    if isinstance(p, AddParams):
         return {t: {row} for t in call.inputs}
-    taps = {row * p["stride_h"] - p["pad_h"] + k for k in range(p["k_h"])}
-    return {call.inputs[0]: {y for y in taps if 0 <= y < p["in_h"]}}
+    taps = {row * p.stride_h - p.pad_h + k for k in range(p.k_h)}
+    return {call.inputs[0]: {y for y in taps if 0 <= y < p.in_h}}
 
 
 def _buffer_rows(call, tensor, heights):
-    p = call.params
-    names = fusion.ROW_PARAMS[call.function]
+    inputs, output = ops.of(call).row_params
     if tensor == call.output:
-        return p[names[1]]
-    return p[names[0][list(call.inputs).index(tensor)]]
+        return getattr(call.params, output)
+    return getattr(call.params, inputs[list(call.inputs).index(tensor)])
 
 
 def _replay(seg, heights, inputs):

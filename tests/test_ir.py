@@ -1,6 +1,6 @@
 import numpy as np
 
-from eenn.codegen import ir
+from eenn.tflite import ir
 
 
 def test_stage_reads_into_typed_ir(default_build):

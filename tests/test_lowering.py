@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from eenn.codegen import emit, quantmath as qm
-from eenn.codegen.lowering import Refusal
+from eenn.codegen import emit
 from eenn.codegen.singleop import INT8, Tensor
+from eenn.ops import Refusal, _quantmath as qm
 from singleop import _single
 
 INT16 = schema.TensorType.INT16

@@ -1,7 +1,8 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from eenn.codegen import ir, memory
+from eenn.codegen import memory
+from eenn.tflite import ir
 
 
 def _tensor(i, n, constant=False):

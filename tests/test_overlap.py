@@ -2,13 +2,19 @@
 every input byte read and every output byte written, in order. The kernels themselves run
 with their output at the limit in tests/test_kernels.py."""
 
+from dataclasses import fields
+
 from hypothesis import given, settings, strategies as st
 
-from eenn.codegen import lowering, overlap
+from eenn import ops
+from eenn.codegen import overlap
+from eenn.ops.conv2d import ConvParams
 
 
 def _call_limit(function, p):
-    call = lowering.KernelCall(None, function, None, p, (0,), 1, rows=p["out_h"])
+    """The limit the generator computes for a convolution of geometry `p` (the other fields 0)."""
+    params = ConvParams(**{f.name: p.get(f.name, 0) for f in fields(ConvParams)})
+    call = ops.KernelCall(None, function, "eenn_conv_params", params, (0,), 1, rows=p["out_h"])
     return overlap.limit([overlap.trace(call, 0, p["out_h"])], 0, 1, p["in_h"] * p["in_w"] * p["in_c"])
 
 

@@ -1,5 +1,5 @@
 """The single-op model builder: TFLM accepts and runs every drawn model, with the output shape
-TFLite's shape rules give, and eenn.codegen.ir reads each back as one op of the right kind."""
+TFLite's shape rules give, and eenn.tflite.ir reads each back as one op of the right kind."""
 
 import math
 
@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from tflite_micro import runtime
 
-from eenn.codegen import ir
-from eenn.tflite import flatbuffer as fb
+from eenn.tflite import flatbuffer as fb, ir
 from singleop import STRATEGIES
 
 WINDOWED = {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"}

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from tflite_micro import runtime
 
+from eenn import ops
 from eenn.errors import EennError
 from eenn.frontend import quantize, stages, training, zoo
 from eenn.frontend.heads import HeadSpec
-from eenn.tflite import flatbuffer as fb
+from eenn.tflite import flatbuffer as fb, ir
 from eenn.tflite.reference import StageChain
 
 
@@ -58,9 +59,8 @@ def test_stage_macs_add_up(converted, name):
     entry, whole, _ = converted(name)
     num_exits = len(entry.default_exits) + 1
     stage_list = stages.split(whole, num_exits)
-    model = fb.read(whole)
-    sg = model.subgraphs[0]
-    assert sum(s.macs for s in stage_list) == sum(fb.op_macs(model, sg, op) for op in sg.operators)
+    graph = ir.read(whole)
+    assert sum(s.macs for s in stage_list) == sum(ops.macs(graph, op) for op in graph.ops)
     full = stages.full_model_macs(whole, num_exits)
     assert stage_list[0].macs < full <= sum(s.macs for s in stage_list)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from .. import resources
+from .. import ops, resources
 from ..errors import EennError
-from ..tflite import flatbuffer as fb
+from ..tflite import ir
 from ..util import atomic
-from . import fusion, ir, lowering, memory
+from . import fusion, memory
 
 TEMPLATES = resources.templates_dir()
 KERNELS = TEMPLATES / "kernels"
@@ -29,7 +29,7 @@ CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4}
 class StageCode:
     index: int
     source: str  # the .tflite it came from
-    calls: tuple  # lowering.KernelCall, in order (as the segments hold them)
+    calls: tuple  # ops.KernelCall, in order (as the segments hold them)
     segments: tuple  # fusion.Segment, in order
     macs: int
     weight_bytes: int  # constant arrays in flash
@@ -48,12 +48,6 @@ class Generated:
     plan: memory.Plan
 
 
-def _stage_macs(tflite: bytes) -> int:
-    model = fb.read(tflite)
-    sg = model.subgraphs[0]
-    return sum(fb.op_macs(model, sg, op) for op in sg.operators)
-
-
 def _c_values(values) -> str:
     text = [str(v) for v in values]
     return ",\n".join("    " + ", ".join(text[i:i + VALUES_PER_LINE]) for i in range(0, len(text), VALUES_PER_LINE))
@@ -63,7 +57,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["c_values"] = _c_values
-    env.tests["const_array"] = lambda v: isinstance(v, lowering.ConstArray)
+    env.tests["const_array"] = lambda v: isinstance(v, ops.ConstArray)
     return env
 
 
@@ -71,11 +65,11 @@ def _stage_code(k, name, tflite, graph, segments, plan, step_range) -> StageCode
     first, last = step_range
     extent = max((v.offset + v.size for v in plan.values if v.first <= last and first <= v.last), default=0)
     calls = [c for seg in segments for c in seg.calls]
-    arrays = [v for c in calls for v in c.params.values() if isinstance(v, lowering.ConstArray)]
+    arrays = [v for c in calls if c.params for _, v in c.params.items() if isinstance(v, ops.ConstArray)]
     weight_bytes = sum(len(a.values) * CTYPE_BYTES[a.ctype] for a in arrays)
     has_boundary = len(graph.outputs) > 1
     boundary = graph.outputs[-1]
-    return StageCode(k, name, tuple(calls), tuple(segments), _stage_macs(tflite), weight_bytes, extent,
+    return StageCode(k, name, tuple(calls), tuple(segments), sum(ops.macs(graph, op) for op in graph.ops), weight_bytes, extent,
                      tuple(plan.offset(k, t) for t in graph.inputs),
                      plan.offset(k, graph.outputs[0]), graph.tensors[graph.outputs[0]].nbytes,
                      plan.offset(k, boundary) if has_boundary else 0,
@@ -85,7 +79,7 @@ def _stage_code(k, name, tflite, graph, segments, plan, step_range) -> StageCode
 def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated:
     """Write the C sources of `stages` (a list of (file name, .tflite bytes)) into `out_dir`."""
     graphs = [ir.read(tflite) for _, tflite in stages]
-    calls = [lowering.lower(g, k) for k, g in enumerate(graphs)]
+    calls = [ops.lower(g, k) for k, g in enumerate(graphs)]
     schedules, plan = fusion.arena_plan(graphs, calls)
     steps, start = [], 0
     for segments in schedules:

@@ -17,24 +17,15 @@ around the arena's peak that lowers the arena most, as long as one does.
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
+from .. import ops
 from . import memory, overlap
 
 MAX_FUSED = 4  # calls in a segment the search tries
-ROW_PARAMS = {  # the params holding the rows each buffer holds, per kernel: inputs (in order), output
-    "eenn_conv2d": (("in_rows",), "out_rows"),
-    "eenn_depthwise_conv2d": (("in_rows",), "out_rows"),
-    "eenn_max_pool2d": (("in_rows",), "out_rows"),
-    "eenn_average_pool2d": (("in_rows",), "out_rows"),
-    "eenn_add": (("input1_rows", "input2_rows"), "output_rows"),
-    "eenn_mean": (("in_rows",), None),
-}
 
 
 @dataclass(frozen=True)
 class Segment:
-    calls: tuple  # lowering.KernelCall, in order, with their buffers' rows set
+    calls: tuple  # ops.KernelCall, in order, with their buffers' rows set
     ends: tuple  # per call, the rows it has computed after each step, from 0; () for a call without rows
     rings: tuple  # (tensor, rows its ring buffer holds), for the tensors between the calls
 
@@ -48,25 +39,12 @@ def alone(call) -> Segment:
     return Segment((call,), ((0, call.rows),) if call.rows is not None else ((),), ())
 
 
-def _input_rows(call, first: bool) -> np.ndarray:
-    """For each output row of a call, the first (or one past the last) input row it reads."""
-    p, rows = call.params, np.arange(call.rows)
-    if "k_h" not in p:  # ADD and MEAN read the rows they compute
-        return rows if first else rows + 1
-    origin = rows * p["stride_h"] - p["pad_h"]
-    taps = origin[:, None] + np.arange(p["k_h"])[None, :] * p.get("dilation_h", 1)
-    inside = (taps >= 0) & (taps < p["in_h"])
-    if first:
-        return np.where(inside, taps, p["in_h"]).min(axis=1)
-    return np.where(inside, taps + 1, 0).max(axis=1)
-
-
 def fusable(calls: list) -> bool:
-    """Whether consecutive calls can run as one segment: each has rows, MEAN only last, and
-    each but the last feeds a later one."""
-    if len(calls) < 2 or any(c.function not in ROW_PARAMS for c in calls):
+    """Whether consecutive calls can run as one segment: each runs row by row, one that ends a
+    segment (MEAN) only last, and each but the last feeds a later one."""
+    if len(calls) < 2 or any(ops.of(c).row_params is None for c in calls):
         return False
-    if any(c.function == "eenn_mean" for c in calls[:-1]):
+    if any(ops.of(c).ends_segment for c in calls[:-1]):
         return False
     return all(any(c.output in d.inputs for d in calls[i + 1:]) for i, c in enumerate(calls[:-1]))
 
@@ -77,13 +55,13 @@ def segment(calls: list, graph) -> Segment:
         return alone(calls[0])
     n = len(calls)
     consumers = [[(j, d) for j, d in enumerate(calls) if j > i and c.output in d.inputs] for i, c in enumerate(calls)]
-    firsts = [_input_rows(c, True) for c in calls]
-    ends_of = [_input_rows(c, False) for c in calls]
+    firsts = [ops.of(c).input_rows(c, True) for c in calls]
+    ends_of = [ops.of(c).input_rows(c, False) for c in calls]
 
     def needed_end(j, done):  # input rows call j has read after computing `done` rows
         return int(ends_of[j][done - 1]) if done else 0
 
-    per_step = 2 if any(c.function == "eenn_conv2d" and c.params["out_w"] % 2 for c in calls) else 1
+    per_step = max(ops.of(c).rows_per_step(c) for c in calls)
     last_rows = calls[-1].rows
     ends = [[0] for _ in calls]
     for t in range(-(-last_rows // per_step)):
@@ -113,14 +91,11 @@ def segment(calls: list, graph) -> Segment:
 
 
 def _with_rings(call, rings: dict):
-    inputs, output = ROW_PARAMS[call.function]
-    params = dict(call.params)
-    for name, t in zip(inputs, call.inputs):
-        if t in rings:
-            params[name] = rings[t]
+    inputs, output = ops.of(call).row_params
+    rows = {name: rings[t] for name, t in zip(inputs, call.inputs) if t in rings}
     if output and call.output in rings:
-        params[output] = rings[call.output]
-    return replace(call, params=params)
+        rows[output] = rings[call.output]
+    return replace(call, params=replace(call.params, **rows))
 
 
 def traces(seg: Segment) -> list:

@@ -16,8 +16,9 @@ first, first used first, ...); the smallest arena wins.
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import ops
+
 ALIGNMENT = 16
-ALIASING_OPS = {"RESHAPE"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def plan(graphs: list, scratch: "dict | None" = None, overlaps=(), steps: "dict 
                     touch((k, t), at)
             for t in op.outputs:
                 touch((k, t), at)
-            if op.kind in ALIASING_OPS:
+            if ops.OPS[op.kind].aliases_input:
                 uf.union((k, op.outputs[0]), (k, op.inputs[0]))
             if scratch.get((k, op.index)):
                 touch((k, scratch_key(op.index)), at)

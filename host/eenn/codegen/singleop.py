@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from .. import ops
 from ..errors import EennError
-from ..tflite import flatbuffer as fb
-from . import ir, lowering
+from ..tflite import flatbuffer as fb, ir
 
 INT8 = schema.TensorType.INT8
 INT32 = schema.TensorType.INT32
@@ -42,15 +42,20 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # builtin op name, e.g. CONV_2D (what eenn.codegen.ir reads back as Op.kind)
+    kind: str  # builtin op name, e.g. CONV_2D (what eenn.tflite.ir reads back as Op.kind)
     name: str  # the layer's shape in words, e.g. "conv 3x3 32x32x16->16"
     tflite: bytes
 
     @property
-    def call(self) -> lowering.KernelCall:
+    def call(self) -> ops.KernelCall:
         """The layer's kernel call, as the generator lowers it."""
-        (call,) = [c for c in lowering.lower(ir.read(self.tflite), 0) if c.function]
+        (call,) = [c for c in ops.lower(ir.read(self.tflite), 0) if c.function]
         return call
+
+    @property
+    def macs(self) -> int:
+        graph = ir.read(self.tflite)
+        return sum(ops.macs(graph, op) for op in graph.ops)
 
 
 def _quantization(t: Tensor):

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from .. import ops
 from ..errors import EennError
-from ..tflite import flatbuffer as fb
+from ..tflite import flatbuffer as fb, ir
 
 # Integer types that may appear in constants: int8 weights, int32 biases, shapes and axes.
 _CONSTANT_TYPES = {schema.TensorType.INT8, schema.TensorType.INT32}
@@ -128,9 +129,9 @@ def full_model_macs(model_bytes: bytes, num_exits: int) -> int:
     """MACs of the network without its early heads: the final exit's ancestors."""
     model = fb.read(model_bytes)
     sg = model.subgraphs[0]
-    producer = _producers(sg)
+    graph = ir.read(model_bytes)
     final = _exit_tensors(model, num_exits)[-1]
-    return sum(fb.op_macs(model, sg, sg.operators[i]) for i in _ancestors(sg, producer, final))
+    return sum(ops.macs(graph, graph.ops[i]) for i in _ancestors(sg, _producers(sg), final))
 
 
 def _exit_tensors(model, num_exits: int) -> list:
@@ -166,16 +167,17 @@ def split(model_bytes: bytes, num_exits: int) -> list:
     if unused:
         raise EennError(f"ops {sorted(unused)} feed no exit; the model has parts no stage would run")
 
+    graph = ir.read(model_bytes)
     stages = []
     model_input = list(sg.inputs)
     for k, t in enumerate(exit_tensors):
-        ops = [i for i in range(len(sg.operators)) if stage_of[i] == k]
+        members = [i for i in range(len(sg.operators)) if stage_of[i] == k]
         inputs = sorted({
-            x for i in ops for x in sg.operators[i].inputs
+            x for i in members for x in sg.operators[i].inputs
             if x >= 0 and not fb.is_constant(model, sg.tensors[x]) and stage_of.get(producer.get(x)) != k
         })
         later = sorted({
-            x for i in ops for x in sg.operators[i].outputs
+            x for i in members for x in sg.operators[i].outputs
             if any(stage_of[c] > k for c in consumers.get(x, ()))
         })
         if k == 0 and inputs != model_input:
@@ -190,14 +192,14 @@ def split(model_bytes: bytes, num_exits: int) -> list:
                             "the cut at this exit must cross exactly one tensor")
         if k < num_exits - 1 and not later:
             raise EennError(f"stage {k} hands nothing to stage {k + 1}")
-        sub = _submodel(model, ops, inputs, [t] + later)
+        sub = _submodel(model, members, inputs, [t] + later)
         stages.append(Stage(
             index=k,
             tflite=fb.write(sub),
             input=_tensor_info(sg, inputs[0]),
             exit_output=_tensor_info(sg, t),
             boundary=_tensor_info(sg, later[0]) if later else None,
-            macs=sum(fb.op_macs(model, sg, sg.operators[i]) for i in ops),
-            ops=tuple(fb.op_name(model, sg.operators[i]) for i in ops),
+            macs=sum(ops.macs(graph, graph.ops[i]) for i in members),
+            ops=tuple(fb.op_name(model, sg.operators[i]) for i in members),
         ))
     return stages

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import pipeline, project
 from ..artifact import Build
-from ..codegen import lowering, singleop
+from ..codegen import singleop
 from ..costs import predict, timing
 from ..errors import EennError
 from ..firmware import image
@@ -44,15 +44,6 @@ RUNTIME_FLASH_TARGET = 12 * 1024
 REGRESSION = 0.005  # a figure more than 0.5% worse than the previous run's is a regression
 
 
-def window_macs(call: lowering.KernelCall) -> int:
-    """MACs of a layer counting every tap of the window, the padded border included."""
-    p = call.params
-    if call.function == "eenn_fully_connected":
-        return p["in_n"] * p["out_n"]
-    depth = 1 if call.function == "eenn_depthwise_conv2d" else p["in_c"]
-    return p["out_h"] * p["out_w"] * p["k_h"] * p["k_w"] * depth * p["out_c"]
-
-
 @dataclass(frozen=True)
 class Core:
     cpu: str
@@ -71,7 +62,7 @@ def _does_not_fit(error: EennError) -> bool:
 def bench_layers(core: Core) -> dict:
     results = {}
     for key, layer in LAYERS.items():
-        macs = window_macs(layer.call)
+        macs = layer.macs
         try:
             (instructions,) = timing.measure([("layer.tflite", layer.tflite)], core.board)
         except EennError as e:

@@ -86,19 +86,3 @@ def signature_outputs(model) -> dict:
         return {}
     sig = model.signatureDefs[0]
     return {(t.name.decode() if isinstance(t.name, bytes) else t.name): t.tensorIndex for t in sig.outputs}
-
-
-def op_macs(model, subgraph, op) -> int:
-    """Multiply-accumulates of one op: every tap of the kernel window, padded border included."""
-    name = op_name(model, op)
-    out = shape(subgraph.tensors[op.outputs[0]])
-    if name == "CONV_2D":
-        _, kh, kw, cin = shape(subgraph.tensors[op.inputs[1]])
-        return int(np.prod(out)) * kh * kw * cin
-    if name == "DEPTHWISE_CONV_2D":
-        _, kh, kw, _ = shape(subgraph.tensors[op.inputs[1]])
-        return int(np.prod(out)) * kh * kw
-    if name == "FULLY_CONNECTED":
-        _, depth = shape(subgraph.tensors[op.inputs[1]])
-        return int(np.prod(out)) * depth
-    return 0
