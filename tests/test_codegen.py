@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from eenn import pipeline
-from eenn.codegen import emit
+from eenn.codegen import emit, kernels
 from eenn.costs import timing
 from eenn.firmware import hostrun
 from eenn.frontend import quantize, stages, zoo
@@ -18,10 +18,7 @@ from eenn.hardware import boards
 from eenn.tflite import ir, reference
 
 RANDOM_INPUTS = 200
-CORTEX_M = {
-    "cortex-m4": ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
-    "cortex-m0plus": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
-}
+CORES = {b.cpu: b for b in boards.all_boards()}  # a board of each core, for its flags and kernel path
 
 
 @pytest.fixture(scope="module")
@@ -103,15 +100,15 @@ def test_fused_segments_compute_on_the_core_what_they_compute_on_the_host(zoo_co
     assert len(instructions) == len(models) and min(instructions) > 0
 
 
-@pytest.mark.parametrize("cpu", list(CORTEX_M))
+@pytest.mark.parametrize("cpu", sorted(CORES))
 @pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_sources_compile_warning_free_for_cortex_m(zoo_code, name, cpu, tmp_path):
     compiler = shutil.which("arm-none-eabi-gcc")
     assert compiler, "arm-none-eabi-gcc is missing: run 'make setup'"
     _, generated, _ = zoo_code(name)
-    src = generated.directory
-    for source in sorted(src.glob("*.c")):
-        done = subprocess.run([compiler, *hostrun.CFLAGS, *CORTEX_M[cpu], "-I", str(src), "-c", str(source),
+    src, board = generated.directory, CORES[cpu]
+    for source in kernels.sources(src, board.kernels):
+        done = subprocess.run([compiler, *hostrun.CFLAGS, *board.cflags, "-I", str(src), "-c", str(source),
                                "-o", str(tmp_path / f"{source.stem}.o")], capture_output=True, text=True)
         assert done.returncode == 0 and not done.stderr, done.stderr
 

@@ -2,6 +2,7 @@
 identical to the host simulator, bad frames answered with errors, QEMU never left running."""
 
 import struct
+import subprocess
 import zlib
 from dataclasses import replace
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from cobs import cobs
 
+from eenn.codegen import kernels
 from eenn.decision import mechanisms
 from eenn.device import conformance, link, qemu
 from eenn.errors import EennError
@@ -50,6 +52,37 @@ def test_board_file_errors_name_file_and_key(tmp_path):
     bad.write_text(good.replace('driver = "cmsdk-uart"', 'driver = "pl011"'))
     with pytest.raises(EennError, match="UART driver must be one of"):
         boards.load(bad)
+
+
+def test_the_kernel_path_is_board_data():
+    assert {b.name: b.kernels for b in boards.all_boards()} == {
+        "microbit": "portable", "mps2-an386": "dsp", "mps2-an500": "dsp", "mps3-an547": "dsp", "nrf52840": "dsp",
+        "stm32f405": "dsp"}
+    assert kernels.chosen("dsp")["eenn_conv2d"] == "conv2d_dsp.c" and kernels.chosen("dsp")["eenn_add"] == "add.c"
+    assert set(kernels.chosen("portable").values()) <= {p.name for p in kernels.KERNELS.glob("portable/*.c")}
+
+
+def test_dsp_kernels_on_a_core_without_dsp_are_refused(tmp_path):
+    m0 = (boards.BOARDS_DIR / "microbit.toml").read_text()
+    bad = tmp_path / "m0-dsp.toml"
+    bad.write_text(m0.replace('cpu = "cortex-m0"', 'cpu = "cortex-m0"\nkernels = "dsp"'))
+    with pytest.raises(EennError, match='m0-dsp.toml: kernels = "dsp" needs a core with the DSP extension'):
+        boards.load(bad)
+    source = kernels.KERNELS / "dsp" / "conv2d_dsp.c"  # and the compiler stops, whatever the board file says
+    done = subprocess.run([image.COMPILER, *boards.get("microbit").cflags, "-I", kernels.KERNELS, "-c", source, "-o",
+                           tmp_path / "x.o"], capture_output=True, text=True)
+    assert done.returncode != 0 and "a DSP kernel compiled for a core without the DSP extension" in done.stderr
+
+
+def test_a_dsp_core_may_take_the_portable_kernels_and_answers_the_same(generated_build, tmp_path):
+    board = replace(boards.get("mps2-an386"), name="an386-portable", kernels="portable")
+    fw = image.build(generated_build, board, emulated=True)
+    files = fw.size["kernels"]["files"]
+    assert fw.size["kernels"]["path"] == "portable" and files and not any(f.endswith("_dsp.c") for f in files.values())
+    assert "eenn_conv2d conv2d.c" in (fw.directory / image.SIZE_TEXT).read_text()
+    with qemu.Emulator(fw.elf, board.emulation.machine) as emulator:
+        result = conformance.run(emulator.link, generated_build, SAMPLES, board=board)
+    assert result.differences == [] and result.samples == SAMPLES
 
 
 @pytest.mark.parametrize("name", BOARDS)
@@ -107,7 +140,8 @@ def test_real_board_firmware_builds_within_budget(generated_build, name):
     assert size["flash_budget"] == board.memory.flash_bytes and size["ram_budget"] == board.memory.ram_bytes
     assert 0 < size["flash_bytes"] < size["flash_budget"] and 0 < size["ram_bytes"] < size["ram_budget"]
     assert 0 < size["stack"]["worst"] <= image.STACK_BYTES
-    assert "worst stack" in (fw.directory / image.SIZE_TEXT).read_text()
+    text = (fw.directory / image.SIZE_TEXT).read_text()
+    assert "worst stack" in text and f"kernels ({board.kernels} path): eenn_conv2d conv2d{'_dsp' * (board.kernels == 'dsp')}.c" in text
 
 
 def test_an_unchanged_firmware_is_not_rebuilt(generated_build):

@@ -1,11 +1,12 @@
-/* The DSP instructions the fast kernels use, and which path a build takes.
+/* The DSP instructions the kernels of the DSP path (kernels/dsp/) use.
  *
- * On a core with the DSP extension (Cortex-M4, M7, M33, M55: the compiler defines
- * __ARM_FEATURE_DSP for its -mcpu) EENN_USE_DSP is 1 and each function below is the one
- * instruction of its name, from <arm_acle.h> or inline assembly. With EENN_EMULATE_DSP
- * (the host tests) they are C functions with each instruction's exact semantics, so the
- * fast kernels' logic runs, and is checked against TFLM, on any machine. Otherwise
- * (Cortex-M0/M3) EENN_USE_DSP is 0 and the portable kernels are compiled instead.
+ * Which kernel files a build compiles is the board's choice (its `kernels`, eenn.codegen.kernels),
+ * not this header's. On a core with the DSP extension (Cortex-M4, M7, M33, M55: the compiler
+ * defines __ARM_FEATURE_DSP for its -mcpu) EENN_USE_DSP is 1 and each function below is the
+ * one instruction of its name, from <arm_acle.h> or inline assembly. With EENN_EMULATE_DSP
+ * (the host tests) they are C functions with each instruction's exact semantics, so the DSP
+ * kernels' logic runs, and is checked against TFLM, on any machine. Otherwise (Cortex-M0/M3)
+ * EENN_USE_DSP is 0, and a DSP kernel compiled there stops with #error.
  *
  * A 32-bit word holds two 16-bit lanes: lane 0 in bits 0-15, lane 1 in bits 16-31. */
 #ifndef EENN_SIMD_H
@@ -35,7 +36,7 @@ static inline void eenn_store32_aligned(void *p, uint32_t v)
     memcpy(__builtin_assume_aligned(p, 4), &v, sizeof v);
 }
 
-#if defined(__ARM_FEATURE_DSP) && !defined(EENN_PORTABLE)
+#if defined(__ARM_FEATURE_DSP)
 #define EENN_USE_DSP 1
 #include <arm_acle.h>
 

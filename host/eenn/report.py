@@ -99,7 +99,8 @@ def codegen_table(generated, tflm_arena: list) -> str:
 
 
 def firmware_lines(size: dict) -> str:
-    """Flash and RAM against the board's budget, per section, and the worst stack depth."""
+    """Flash and RAM against the board's budget, per section, the worst stack depth, and the
+    C file each kernel took."""
     rows = [[name, f"{s['bytes']:,}", "flash" if s["flash"] else "", "RAM" if s["ram"] else ""]
             for name, s in size["sections"].items()]
     stack = size["stack"]
@@ -109,6 +110,8 @@ def firmware_lines(size: dict) -> str:
         f"RAM {size['ram_bytes']:,} of {size['ram_budget']:,} bytes ({_pct(size['ram_bytes'] / size['ram_budget']).strip()}, "
         f"stack reserve included)",
         f"worst stack: {stack['worst']:,} bytes (deepest call chain {stack['thread']:,} + interrupt {stack['interrupt']:,})",
+        f"kernels ({size['kernels']['path']} path): "
+        + ", ".join(f"{function} {file}" for function, file in size["kernels"]["files"].items()),
     ])
 
 

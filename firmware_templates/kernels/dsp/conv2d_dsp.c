@@ -10,7 +10,9 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if EENN_USE_DSP
+#if !EENN_USE_DSP
+#error "a DSP kernel compiled for a core without the DSP extension: the board takes kernels = \"portable\" (boards/README.md)"
+#endif
 
 /* Columns a and b (groups of 4 values) widened: per group a(0,2) a(1,3) b(0,2) b(1,3). */
 static void widen(const int8_t *a, const int8_t *b, uint32_t *wide, int32_t groups, uint32_t offset)
@@ -79,5 +81,3 @@ void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output,
                  eenn_position(output, next, out_w, out_rows, out_c));
     }
 }
-
-#endif

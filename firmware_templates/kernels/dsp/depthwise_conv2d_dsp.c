@@ -9,7 +9,9 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if EENN_USE_DSP
+#if !EENN_USE_DSP
+#error "a DSP kernel compiled for a core without the DSP extension: the board takes kernels = \"portable\" (boards/README.md)"
+#endif
 
 /* First and one-past-last tap of a window of k taps starting at `origin` that fall inside [0, n). */
 static void clip(int32_t origin, int32_t k, int32_t dilation, int32_t n, int32_t *begin, int32_t *end)
@@ -141,5 +143,3 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
         }
     }
 }
-
-#endif

@@ -9,7 +9,9 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if EENN_USE_DSP
+#if !EENN_USE_DSP
+#error "a DSP kernel compiled for a core without the DSP extension: the board takes kernels = \"portable\" (boards/README.md)"
+#endif
 
 /* n inputs widened to 16 bits with `offset` (the input offset in both lanes) added: per
  * four, lanes (0, 2) then (1, 3); the last group is completed with anything. */
@@ -84,5 +86,3 @@ void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *in
     widen(input, p->in_n, (uint32_t)(uint16_t)p->input_offset * 0x10001u, wide);
     multiply(p->weights, p->out_n, wide, eenn_padded(p->in_n) / 4, &rule, output);
 }
-
-#endif

@@ -2,8 +2,6 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if !EENN_USE_DSP
-
 /* One output position at a time: its im2col column (padded with the zero point, which adds
  * nothing), then one dot product per output channel. */
 void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
@@ -22,5 +20,3 @@ void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output,
         }
     }
 }
-
-#endif

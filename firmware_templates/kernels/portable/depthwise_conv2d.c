@@ -2,8 +2,6 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if !EENN_USE_DSP
-
 void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
                            int32_t end_row)
 {
@@ -35,5 +33,3 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
         }
     }
 }
-
-#endif

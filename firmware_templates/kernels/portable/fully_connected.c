@@ -2,8 +2,6 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if !EENN_USE_DSP
-
 void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
                           int8_t *scratch)
 {
@@ -16,5 +14,3 @@ void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *in
         output[o] = eenn_output(rule, eenn_paired_dot(row, step, input, p->in_n, p->input_offset), o);
     }
 }
-
-#endif

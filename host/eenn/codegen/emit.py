@@ -1,8 +1,9 @@
 """Code generation: int8 stages -> C sources for the device, with a static memory plan.
 
 Read (IR) -> lower (kernel calls, constants) -> plan (one arena for all stages) -> emit
-(Jinja templates in firmware_templates/, plus the portable kernel sources). Everything is
-checked before anything is written, and the output directory is replaced whole.
+(Jinja templates in firmware_templates/, plus every kernel source; a build compiles the
+variants of its board's path, eenn.codegen.kernels). Everything is checked before anything
+is written, and the output directory is replaced whole.
 """
 
 import shutil

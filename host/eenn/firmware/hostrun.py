@@ -11,17 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codegen import kernels
 from ..errors import EennError
 from ..tflite.reference import run_chained
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
-PATHS = {"portable": (), "dsp": ("-DEENN_EMULATE_DSP",)}  # kernel paths; dsp: the DSP kernels on C stand-ins
+PATHS = {"portable": (), "dsp": ("-DEENN_EMULATE_DSP",)}  # kernel paths (codegen.kernels); dsp: on C stand-ins
 
 
 def compile_shared(src: Path, library: Path, compiler: str = "gcc", path: str = "portable") -> Path:
-    """Compile every C file of `src` into one shared library, with the kernels of `path`;
+    """Compile the generated C of `src` into one shared library, with the kernels of `path`;
     raises EennError with the compiler's message."""
-    sources = sorted(str(p) for p in Path(src).glob("*.c"))
+    sources = [str(p) for p in kernels.sources(src, path)]
     cmd = [compiler, *CFLAGS, *PATHS[path], "-fPIC", "-shared", "-I", str(src), *sources, "-o", str(library)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:

@@ -23,6 +23,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from ..artifact import Build, CodeSummary
+from ..codegen import kernels
 from ..codegen.emit import TEMPLATES
 from ..decision import mechanisms
 from ..errors import EennError
@@ -188,7 +189,7 @@ def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
         raise EennError(f"board {board.name} has no emulation entry")
     _check_tools()
     rendered = _render(board, True, "benchmark", bytes(32), "benchmark", num_stages=0)
-    sources = sorted(Path(src).glob("*.c")) + [SOURCES / name for name in ["bench.c", *rendered["sources"]]]
+    sources = kernels.sources(src, board.kernels) + [SOURCES / name for name in ["bench.c", *rendered["sources"]]]
     with atomic.staged_directory(out) as tmp:
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"])
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
@@ -221,6 +222,8 @@ def build(built: Build, board: boards.Board, emulated: bool = False, decision: "
     num_stages = len(manifest.stages)
     deployment.validate(num_stages)
     split = deployment.split is not None
+    chosen = kernels.chosen(board.kernels)
+    kernel_files = {f: chosen[f] for f in sorted({k["kernel"] for s in code.stages for k in s.kernels})}
     generated, replay_bytes = {}, 0
     if replay:
         records = built.records("test")
@@ -235,7 +238,7 @@ def build(built: Build, board: boards.Board, emulated: bool = False, decision: "
                        bool(replay), deployment)
     rendered["decision_config.h"] = decision_config(spec, num_stages)
     runtime = ["main.c", "decision.c", "framing.c", *(["edge.c"] if split else []), *rendered["sources"]]
-    sources = sorted(src.glob("*.c")) + [SOURCES / name for name in runtime]
+    sources = kernels.sources(src, board.kernels) + [SOURCES / name for name in runtime]
     model_flags = [f"-DEENN_DEVICE_STAGES={deployment.split}"] if split and not deployment.fallback else []
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
     flags = [*board.cflags, *CFLAGS, *model_flags]
@@ -274,6 +277,7 @@ def build(built: Build, board: boards.Board, emulated: bool = False, decision: "
             "flash_budget": board.memory.flash_bytes,
             "ram_bytes": sum(s["bytes"] for s in sections.values() if s["ram"]),
             "ram_budget": board.memory.ram_bytes, "stack": stack, "sections": sections,
+            "kernels": {"path": board.kernels, "files": kernel_files},
         }
         atomic.write_json(tmp / SIZE_REPORT, size)
         (tmp / SIZE_TEXT).write_text(firmware_lines(size) + "\n")

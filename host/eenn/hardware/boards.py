@@ -15,6 +15,8 @@ BOARDS_DIR = resources.boards_dir()
 UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
 COUNTERS = ("dwt", "systick", "nrf-timer")
 TIMER_HZ = {"nrf-timer": 16_000_000}  # counters that tick at their own rate, not the core clock's
+DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")  # cores with the DSP extension (SMLAD, SXTB16)
+KERNEL_PATHS = ("portable", "dsp")  # eenn.codegen.kernels
 FLASH_TOOLS = {"pyocd": "target", "openocd": "scripts", "nrfjprog": "target", "none": "note"}  # tool: key it needs
 
 
@@ -83,6 +85,7 @@ class Board:
     flash: Flash
     power: "Power | None" = None
     emulation: "Emulation | None" = None
+    kernels: "str | None" = None  # the kernel path: "dsp" on a DSP core, else "portable" (given: as given)
 
     def latency_energy(self, cycles: float) -> "tuple[float, float | None]":
         """Seconds at the board's clock, and joules at its active power (None without a figure)."""
@@ -128,6 +131,12 @@ def load(path: Path) -> Board:
     if "flash" in raw:
         raw["flash"] = replace(raw["flash"], scripts=tuple(raw["flash"].scripts))
     board = _section(Board, raw, str(path))
+    board = replace(board, kernels=board.kernels or ("dsp" if board.cpu in DSP_CORES else "portable"))
+    if board.kernels not in KERNEL_PATHS:
+        raise EennError(f"{path}: kernels must be one of {', '.join(KERNEL_PATHS)}, not '{board.kernels}'")
+    if board.kernels == "dsp" and board.cpu not in DSP_CORES:
+        raise EennError(f"{path}: kernels = \"dsp\" needs a core with the DSP extension ({', '.join(DSP_CORES)}); "
+                        f"the {board.cpu} takes kernels = \"portable\"")
     if board.uart.driver not in UART_DRIVERS or (board.emulation and board.emulation.uart_driver not in UART_DRIVERS):
         raise EennError(f"{path}: UART driver must be one of {', '.join(UART_DRIVERS)}")
     if board.cost.counter not in COUNTERS:

@@ -132,6 +132,8 @@ class OpKind:
 
     kind           the TFLite builtin name (CONV_2D)
     function       the C kernel it lowers to (None: no code, the output aliases the input)
+    source         its C file: kernels/portable/<source>.c, and kernels/dsp/<source>_dsp.c
+                   for a variant on the DSP path (eenn.codegen.kernels)
     features       the counts its cost is linear in (eenn.costs); () for no kernel
     row_params     for ops that run row by row and fuse: the Params fields holding the rows
                    each input's buffer holds, in input order, and the output's (None: no
@@ -142,6 +144,7 @@ class OpKind:
 
     kind: str
     function: "str | None" = None
+    source: "str | None" = None
     features: tuple = ()
     row_params: "tuple | None" = None
     ends_segment: bool = False

@@ -33,6 +33,7 @@ class AddParams(Params):
 class Add(OpKind):
     kind = "ADD"
     function = "eenn_add"
+    source = "add"
     features = ("calls", "rows", "outputs")
     row_params = (("input1_rows", "input2_rows"), "output_rows")
 

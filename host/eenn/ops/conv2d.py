@@ -89,6 +89,7 @@ class WindowedOp(OpKind):
 class Conv2D(WindowedOp):
     kind = "CONV_2D"
     function = "eenn_conv2d"
+    source = "conv2d"
     # im2col columns (padded to n4 values), a dot product per output over all of them
     features = ("calls", "positions", "column_rows", "column_values", "macs", "padded_macs", "outputs")
 

@@ -12,6 +12,7 @@ from .conv2d import WindowedOp, conv_params
 class DepthwiseConv2D(WindowedOp):
     kind = "DEPTHWISE_CONV_2D"
     function = "eenn_depthwise_conv2d"
+    source = "depthwise_conv2d"
     # window clipped per position; channels in groups of four, the rest one by one
     features = ("calls", "positions", "group_rows", "group_taps", "group_rows_of_three", "single_rows", "single_taps",
                 "multiplied_taps", "taps", "outputs")

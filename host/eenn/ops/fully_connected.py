@@ -26,6 +26,7 @@ class FullyConnectedParams(Params):
 class FullyConnected(OpKind):
     kind = "FULLY_CONNECTED"
     function = "eenn_fully_connected"
+    source = "fully_connected"
     # input widened once; rows four at a time, the rest in a pair or alone
     features = ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs")
 

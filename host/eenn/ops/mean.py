@@ -25,6 +25,7 @@ class MeanParams(Params):
 class Mean(OpKind):
     kind = "MEAN"
     function = "eenn_mean"
+    source = "mean"
     features = ("calls", "rows", "positions", "reads", "outputs")
     row_params = (("in_rows",), None)
     ends_segment = True

@@ -33,6 +33,7 @@ class PoolParams(Params):
 
 
 class Pool(WindowedOp):
+    source = "pooling"
     features = ("calls", "reads", "outputs", "positions")
 
     def __init__(self, kind: str, function: str):

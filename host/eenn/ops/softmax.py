@@ -21,6 +21,7 @@ class SoftmaxParams(Params):
 class Softmax(OpKind):
     kind = "SOFTMAX"
     function = "eenn_softmax"
+    source = "softmax"
     features = ("calls", "outputs", "rows")
 
     def lower(self, o):

@@ -1,0 +1,41 @@
+"""Which kernel sources a build compiles: one variant per kernel, chosen like a driver.
+
+Every kernel has a reference C file, kernels/portable/<source>.c; a kernel may also have a
+variant of the same signature for cores with the DSP extension, kernels/dsp/<source>_dsp.c.
+A board's `kernels` ("portable" or "dsp", eenn.hardware.boards) picks the path; a kernel
+without a variant on that path takes its portable file. Generated sources hold every file
+(flat, in src/), so one directory serves every board.
+"""
+
+from pathlib import Path
+
+from .. import ops, resources
+
+PATHS = ("portable", "dsp")
+KERNELS = resources.templates_dir() / "kernels"
+
+
+def file_names() -> set:
+    """The names of every kernel C file a generated src/ holds."""
+    return {p.name for p in KERNELS.glob("*/*.c")}
+
+
+def chosen(path: str) -> dict:
+    """Kernel function -> the C file its `path` compiles (name in src/)."""
+    if path not in PATHS:
+        raise ValueError(f"kernel path {path!r} is not one of {PATHS}")
+    files = {}
+    for function, kind in ops.KERNELS.items():
+        variant = KERNELS / path / f"{kind.source}_{path}.c"
+        files[function] = variant.name if path != "portable" and variant.exists() else f"{kind.source}.c"
+    return files
+
+
+def sources(src: Path, path: str) -> list:
+    """The C files of a generated src/ that a build with kernel path `path` compiles: the
+    model's own, the shared helpers and one variant of each kernel."""
+    src = Path(src)
+    kernel_files = file_names()
+    model = [p for p in src.glob("*.c") if p.name not in kernel_files]
+    shared = [src / p.name for p in KERNELS.glob("shared/*.c")]
+    return sorted(model) + sorted(shared) + sorted({src / name for name in chosen(path).values()})
