@@ -13,7 +13,7 @@ import pytest
 import serial
 from elftools.elf.elffile import ELFFile
 
-from eenn import cli
+from eenn import cli, protocol
 from eenn.device import link, qemu, runlog
 from eenn.device.conformance import Expectation
 from eenn.device.edge import EdgeRuntime
@@ -132,14 +132,14 @@ def test_duplicate_and_out_of_order_answers_are_refused(generated_build):
         try:
             while offloads < 15 and time.monotonic() < deadline:
                 for kind, body in reader.feed(port.read(max(1, port.in_waiting))):
-                    if kind == link.INFO:
+                    if kind == protocol.INFO:
                         seen_info = True
-                    elif kind == link.OFFLOAD and seen_info:
+                    elif kind == protocol.OFFLOAD and seen_info:
                         sequence = int.from_bytes(body[:2], "little")
                         port.write(link.edge_answer(sequence - 1, 1, wrong) + link.edge_answer(sequence + 1, 1, wrong)
                                    + runtime.answer(body))
                         offloads += 1
-                    elif kind == link.RECORD and seen_info:
+                    elif kind == protocol.RECORD and seen_info:
                         record = link.parse_record(body)
                         label, expected = expectation.for_sample(record.sequence)
                         assert record.route in ("device", "edge")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from cobs import cobs
 
+from eenn import protocol
 from eenn.codegen import kernels
 from eenn.decision import mechanisms
 from eenn.device import conformance, link, qemu
@@ -171,7 +172,7 @@ def test_a_firmware_over_the_ram_budget_is_refused_by_the_linker(generated_build
 def _error(emulator, data: bytes) -> int:
     emulator.link.send_raw(data)
     kind, body = emulator.link.receive()
-    assert kind == link.ERROR
+    assert kind == protocol.ERROR
     return body[0]
 
 
@@ -202,7 +203,7 @@ def _drain_errors(emulator) -> int:
     try:
         while True:
             kind, _ = emulator.link.receive()
-            assert kind == link.ERROR
+            assert kind == protocol.ERROR
             errors += 1
     except link.LinkTimeout:
         return errors

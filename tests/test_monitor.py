@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from eenn import protocol
 from eenn.device import link, qemu, runlog
 from eenn.firmware import image
 from eenn.hardware import boards
@@ -136,19 +137,19 @@ def test_a_missing_port_is_waited_for_and_a_bad_url_refused(tmp_path):
 
 def test_frames_are_found_again_after_garbage_and_across_pieces():
     reader = link.FrameReader()
-    info = link.encode(link.TEXT, b"hello")
-    record = link.encode(link.TEXT, b"world")
+    info = link.encode(protocol.TEXT, b"hello")
+    record = link.encode(protocol.TEXT, b"world")
     stream = b"\x13\x37garbage" + b"\0" + info + record
     frames = []
     for i in range(0, len(stream), 3):  # bytes arrive a few at a time
         frames += reader.feed(stream[i:i + 3])
-    assert frames == [(None, b"\x13\x37garbage"), (link.TEXT, b"hello"), (link.TEXT, b"world")]
-    corrupted = bytearray(link.encode(link.TEXT, b"bad"))
+    assert frames == [(None, b"\x13\x37garbage"), (protocol.TEXT, b"hello"), (protocol.TEXT, b"world")]
+    corrupted = bytearray(link.encode(protocol.TEXT, b"bad"))
     corrupted[2] ^= 0x40
     assert reader.feed(bytes(corrupted) + info)[0][0] is None
     reader.feed(info[:4])
     reader.discard()  # the link dropped mid-frame: its start must not spoil the next one
-    assert reader.feed(info) == [(link.TEXT, b"hello")]
+    assert reader.feed(info) == [(protocol.TEXT, b"hello")]
 
 
 def test_a_replay_of_more_samples_than_the_test_split_is_refused(replay_image):

@@ -4,7 +4,7 @@ latency from the cost model and a link file, and the recommendation under a late
 import numpy as np
 import pytest
 
-from eenn import cli
+from eenn import cli, protocol
 from eenn.costs import predict
 from eenn.device import link
 from eenn.errors import EennError
@@ -15,9 +15,9 @@ from eenn.studies import partition
 def test_frame_bytes_are_those_the_protocol_sends(rng):
     for n in [0, 1, 200, 253, 254, 255, 1000, 3000]:
         nonzero = rng.integers(1, 256, n).astype(np.uint8).tobytes()
-        assert len(link.encode(link.OFFLOAD, nonzero)) == partition.frame_bytes(n)
+        assert len(link.encode(protocol.OFFLOAD, nonzero)) == protocol.frame_bytes(n)
         anything = rng.integers(0, 256, n).astype(np.uint8).tobytes()
-        assert 0 <= partition.frame_bytes(n) - len(link.encode(link.OFFLOAD, anything)) <= 1 + n // 254
+        assert 0 <= protocol.frame_bytes(n) - len(link.encode(protocol.OFFLOAD, anything)) <= 1 + n // 254
 
 
 @pytest.mark.parametrize("name", links.names())

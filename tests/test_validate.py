@@ -30,8 +30,9 @@ def test_validate_on_a_pty_has_no_mismatch_and_its_log_reads_back(generated_buil
     build = generated_build.directory
     status = cli.main(["validate", "--board", "nrf52", "--port", nrf52_qemu.url, "--name", build.name,
                        "--out", str(build.parent), "--samples", str(SAMPLES), "--log", str(log), "--quiet"])
-    out = capsys.readouterr().out
-    assert status == cli.EXIT_OK, out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert status == cli.EXIT_OK, captured.err + out
     assert f"{SAMPLES} samples, records all identical to the host simulator" in out
     assert "instructions per stage, mean over the samples that ran it" in out
 

@@ -9,7 +9,7 @@
 #include "protocol.h"
 
 #define EDGE_EXITS (EENN_NUM_STAGES - EENN_EDGE_STAGE)
-#define ANSWER_BYTES (1 + 3 + EDGE_EXITS * EENN_NUM_CLASSES)
+#define ANSWER_BYTES (EDGE_ANSWER_END + EDGE_EXITS * EENN_NUM_CLASSES)
 #define ANSWER_ENCODED_MAX (ANSWER_BYTES + 4 + (ANSWER_BYTES + 4) / 254 + 2)
 
 static int8_t probabilities[EDGE_EXITS][EENN_NUM_CLASSES];
@@ -19,14 +19,19 @@ static uint16_t offload_sequence;
 static int is_the_answer(int32_t length, uint16_t sequence)
 {
     return length == ANSWER_BYTES && answer[0] == FRAME_EDGE_ANSWER
-        && (uint16_t)(answer[1] | answer[2] << 8) == sequence && answer[3] == EENN_EDGE_STAGE;
+        && (uint16_t)(answer[EDGE_ANSWER_SEQUENCE] | answer[EDGE_ANSWER_SEQUENCE + 1] << 8) == sequence
+        && answer[EDGE_ANSWER_STAGE] == EENN_EDGE_STAGE;
 }
 
 const int8_t (*edge_ask(uint16_t sample, const int8_t *boundary, uint32_t bytes))[EENN_NUM_CLASSES]
 {
     const uint16_t sequence = ++offload_sequence;
-    const uint8_t header[6] = { FRAME_OFFLOAD, (uint8_t)sequence, (uint8_t)(sequence >> 8), (uint8_t)sample,
-                                (uint8_t)(sample >> 8), EENN_EDGE_STAGE };
+    uint8_t header[OFFLOAD_END] = { FRAME_OFFLOAD };
+    header[OFFLOAD_SEQUENCE] = (uint8_t)sequence;
+    header[OFFLOAD_SEQUENCE + 1] = (uint8_t)(sequence >> 8);
+    header[OFFLOAD_SAMPLE] = (uint8_t)sample;
+    header[OFFLOAD_SAMPLE + 1] = (uint8_t)(sample >> 8);
+    header[OFFLOAD_STAGE] = EENN_EDGE_STAGE;
     frame_begin();
     frame_put(header, sizeof header);
     frame_put(boundary, bytes);
@@ -51,7 +56,7 @@ const int8_t (*edge_ask(uint16_t sample, const int8_t *boundary, uint32_t bytes)
         length = 0;
         overflow = 0;
         if (is_the_answer(decoded, sequence)) {
-            memcpy(probabilities, answer + 4, sizeof probabilities);
+            memcpy(probabilities, answer + EDGE_ANSWER_END, sizeof probabilities);
             return (const int8_t(*)[EENN_NUM_CLASSES])probabilities;
         }
     }

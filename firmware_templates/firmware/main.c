@@ -22,11 +22,11 @@
 #include "hal.h"
 #include "protocol.h"
 
-#define SAMPLE_PAYLOAD (2 + EENN_INPUT_BYTES)
-#define DECODED_MAX (1 + SAMPLE_PAYLOAD + 4)
+#define SAMPLE_BYTES (SAMPLE_END + EENN_INPUT_BYTES)
+#define DECODED_MAX (SAMPLE_BYTES + 4)
 #define ENCODED_MAX (DECODED_MAX + DECODED_MAX / 254 + 2)
-#define RECORD_BYTES (1 + 7 + EENN_NUM_CLASSES + 4 * EENN_NUM_STAGES + 4)
-#define INFO_BYTES (1 + 6 + 32 + 2 + sizeof EENN_BOARD_NAME + sizeof EENN_BUILD_ID)
+#define RECORD_BYTES (RECORD_END + EENN_NUM_CLASSES + 4 * EENN_NUM_STAGES + 4)
+#define INFO_BYTES (INFO_END + 32 + 2 + sizeof EENN_BOARD_NAME + sizeof EENN_BUILD_ID)
 #define TEXT_BYTES 64
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define REPLY_MAX MAX(MAX(RECORD_BYTES, INFO_BYTES), 1 + TEXT_BYTES) /* the CRC is streamed, not stored */
@@ -65,14 +65,14 @@ static uint32_t put_text(uint32_t at, const char *text)
 static void send_info(void)
 {
     reply[0] = FRAME_INFO;
-    reply[1] = PROTOCOL_VERSION;
-    reply[2] = EENN_NUM_STAGES;
-    reply[3] = EENN_NUM_CLASSES;
-    reply[4] = EENN_COST_UNIT;
-    reply[5] = (uint8_t)(EENN_INPUT_BYTES & 0xFF);
-    reply[6] = (uint8_t)(EENN_INPUT_BYTES >> 8);
-    memcpy(reply + 7, eenn_model_digest, sizeof eenn_model_digest);
-    send(put_text(put_text(7 + sizeof eenn_model_digest, eenn_board_name), eenn_build_id));
+    reply[INFO_VERSION] = PROTOCOL_VERSION;
+    reply[INFO_STAGES] = EENN_NUM_STAGES;
+    reply[INFO_CLASSES] = EENN_NUM_CLASSES;
+    reply[INFO_COST_UNIT] = EENN_COST_UNIT;
+    reply[INFO_INPUT_BYTES] = (uint8_t)(EENN_INPUT_BYTES & 0xFF);
+    reply[INFO_INPUT_BYTES + 1] = (uint8_t)(EENN_INPUT_BYTES >> 8);
+    memcpy(reply + INFO_END, eenn_model_digest, sizeof eenn_model_digest);
+    send(put_text(put_text(INFO_END + sizeof eenn_model_digest, eenn_board_name), eenn_build_id));
 }
 
 static void put_u32(uint32_t at, uint32_t value)
@@ -134,19 +134,19 @@ static void infer(uint16_t sequence, const void *input)
     }
 #endif
     reply[0] = FRAME_RECORD;
-    reply[1] = (uint8_t)(sequence & 0xFF);
-    reply[2] = (uint8_t)(sequence >> 8);
-    reply[3] = predicted < 0 ? NO_RESULT : (uint8_t)(stage - 1);
-    reply[4] = predicted < 0 ? NO_RESULT : (uint8_t)predicted;
-    reply[5] = (uint8_t)run_here;
-    reply[6] = EENN_COST_UNIT;
-    reply[7] = route;
+    reply[RECORD_SEQUENCE] = (uint8_t)(sequence & 0xFF);
+    reply[RECORD_SEQUENCE + 1] = (uint8_t)(sequence >> 8);
+    reply[RECORD_EXIT] = predicted < 0 ? NO_RESULT : (uint8_t)(stage - 1);
+    reply[RECORD_CLASS] = predicted < 0 ? NO_RESULT : (uint8_t)predicted;
+    reply[RECORD_STAGES_RUN] = (uint8_t)run_here;
+    reply[RECORD_COST_UNIT] = EENN_COST_UNIT;
+    reply[RECORD_ROUTE] = route;
     if (predicted < 0) {
-        memset(reply + 8, 0x80, EENN_NUM_CLASSES); /* no probabilities: -128 each */
+        memset(reply + RECORD_END, 0x80, EENN_NUM_CLASSES); /* no probabilities: -128 each */
     } else {
-        memcpy(reply + 8, probs, EENN_NUM_CLASSES);
+        memcpy(reply + RECORD_END, probs, EENN_NUM_CLASSES);
     }
-    uint32_t at = 8 + EENN_NUM_CLASSES;
+    uint32_t at = RECORD_END + EENN_NUM_CLASSES;
     for (int32_t k = 0; k < run_here; ++k, at += 4) {
         put_u32(at, cost[k]);
     }
@@ -215,7 +215,9 @@ static void serve(uint32_t encoded_length)
     } else if (frame[0] == FRAME_INFO_REQUEST) {
         body == 1 ? send_info() : send_error(ERROR_LENGTH);
     } else if (frame[0] == FRAME_SAMPLE) {
-        body == 1 + SAMPLE_PAYLOAD ? infer((uint16_t)(frame[1] | frame[2] << 8), frame + 3) : send_error(ERROR_LENGTH);
+        body == SAMPLE_BYTES ? infer((uint16_t)(frame[SAMPLE_SEQUENCE] | frame[SAMPLE_SEQUENCE + 1] << 8),
+                                     frame + SAMPLE_END)
+                             : send_error(ERROR_LENGTH);
     } else if (frame[0] == FRAME_RESET) {
         eenn_decision_reset();
         reply[0] = FRAME_ACK;

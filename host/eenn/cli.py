@@ -278,7 +278,6 @@ def _simulate(args) -> None:
 
 
 def _search(args) -> None:
-    from .util import atomic
     from . import project
     from .studies import search
 
@@ -287,12 +286,8 @@ def _search(args) -> None:
                                  max_macs=args.max_macs, min_accuracy=args.min_accuracy, epochs=args.epochs,
                                  population=args.population)
     study = search.run(proj, config, args.out, args.storage, progress=not args.quiet)
+    text, chosen = search.report(study, proj.name, config, args.out)
     directory = search.study_directory(args.out, proj.name)
-    text = search.table(study)
-    atomic.write_text(directory / "pareto.txt", text + "\n")
-    chosen = search.choose(search.feasible_front(study), config.max_loss)
-    search.plot(study, f"{proj.name}: {config.trials} trials", directory / "pareto.png", chosen)
-    search.write_choice(chosen, directory / search.CHOICE)
     print(text)
     print(f"chosen: trial {chosen.number}; wrote {directory}/{search.CHOICE} (build it with "
           f"'make firmware PROJECT={directory}/{search.CHOICE} NAME={proj.name}-search'), pareto.txt and pareto.png")
@@ -434,28 +429,12 @@ def _monitor(args, edge: bool = False) -> None:
 
 
 def _partition(args) -> None:
-    from .util import atomic
     from .hardware import boards, links
     from .studies import partition
 
-    board = boards.get(args.board)
-    build = _open(args)
-    directory = build.directory
-    bound = None if args.max_latency_ms is None else args.max_latency_ms * 1e-3
+    board, build = boards.get(args.board), _open(args)
     for name in args.link or links.names():
-        link = links.load(name)
-        found = partition.options(build, board, link)
-        chosen = partition.recommend(found, bound)
-        title = f"{directory.name} on {board.name} over {link.name}"
-        text = "\n".join([
-            f"{title}: {link.description}",
-            partition.table(found, chosen),
-            f"recommended: split {chosen.label} ({1e6 * chosen.energy_j:.1f} uJ per inference on the device"
-            + (f", every sample within {args.max_latency_ms:g} ms)" if bound else ")"),
-        ])
-        stem = directory / f"partition-{board.name}-{link.name}"
-        atomic.write_text(stem.with_suffix(".txt"), text + "\n")
-        partition.plot(found, chosen, stem.with_suffix(".png"), title, bound)
+        text, stem = partition.report(build, board, links.load(name), args.max_latency_ms)
         print(text)
         print(f"wrote {stem}.txt and .png")
 
@@ -492,28 +471,12 @@ def _flash(args) -> None:
 
 
 def _tradeoff(args) -> None:
-    from .util import atomic
-    from .decision import streams, tradeoff
+    from .studies import sweep
 
-    build = _open(args)
-    m = build.manifest
-    records = build.records("test")
-    starts, kind = None, "i.i.d. test split"
-    if args.stream or args.stream_file:
-        if args.stream_file:
-            stream, kind = streams.load(args.stream_file), f"stream {args.stream_file.name}"
-        else:
-            stream = streams.build(records.inputs, records.labels, args.steps, args.seed, noise=args.noise)
-            kind = f"stream of {args.steps} steps (seed {args.seed}, noise {args.noise})"
-        shape = m.stages[0].input.shape[1:]
-        records = build.stage_chain().run(stream.inputs.reshape(len(stream), *shape), stream.labels, progress=True)
-        starts = stream.starts
-    rows = tradeoff.sweep(records, m.decision.config, m.exit_quantizations[:-1], m.cumulative_macs, m.full_model_macs,
-                          starts)
-    stem = build.directory / ("tradeoff_stream" if starts is not None else "tradeoff_iid")
-    text = f"{m.name}: {kind}\n{tradeoff.table(rows)}"
-    atomic.write_text(stem.with_suffix(".txt"), text + "\n")
-    tradeoff.plot(rows, f"{m.name}: {kind}", stem.with_suffix(".png"))
+    stream = None
+    if args.stream_file or args.stream:
+        stream = sweep.StreamSource(args.stream_file, args.steps, args.seed, args.noise)
+    text, stem = sweep.report(_open(args), stream)
     print(text)
     print(f"wrote {stem}.txt and {stem}.png")
 

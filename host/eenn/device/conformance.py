@@ -12,10 +12,11 @@ import numpy as np
 
 from ..decision.mechanisms import DecisionSpec, simulate
 from ..errors import EennError
+from ..protocol import ROUTES
 from ..tflite.reference import Records
 from ..util import plots
 from . import runlog
-from .link import ROUTES, Link
+from .link import Link
 from .qemu import CYCLES_PER_INSTRUCTION
 
 
@@ -55,7 +56,7 @@ class RunResult:
     labelled: int
     mean_cost: float  # per inference, in cost_unit
     stage_costs: list  # mean cost of each stage over the samples that ran it (None: never run)
-    routes: dict  # records per route (link.ROUTES): where their last stages ran
+    routes: dict  # records per route (protocol.ROUTES): where their last stages ran
     cost_unit: str
     board: str  # as the device names itself: "<board>" or, under QEMU, "<board>@<machine>"
     build_id: str

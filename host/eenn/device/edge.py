@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from ..protocol import OFFLOAD_FIELDS
 from .link import LinkError, edge_answer
 
 
@@ -23,13 +24,14 @@ class EdgeRuntime:
 
     def answer(self, body: bytes) -> bytes:
         """The answer frame to an offload frame's payload."""
-        if len(body) < 5:
+        fixed = struct.calcsize(OFFLOAD_FIELDS)
+        if len(body) < fixed:
             raise LinkError(f"an offload of {len(body)} bytes is too short")
-        sequence, _, first = struct.unpack_from("<HHB", body)
+        sequence, _, first = struct.unpack_from(OFFLOAD_FIELDS, body)
         if not 1 <= first < len(self.input_shapes):
             raise LinkError(f"an offload for stage {first}; the model has stages 0 to {len(self.input_shapes) - 1}")
         shape = self.input_shapes[first]
-        boundary = np.frombuffer(body, np.int8, offset=5)
+        boundary = np.frombuffer(body, np.int8, offset=fixed)
         if boundary.size != np.prod(shape):
             raise LinkError(f"an offload of {boundary.size} bytes for stage {first}, which takes {np.prod(shape)}")
         probs, current = [], boundary.reshape(shape)

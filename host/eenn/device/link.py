@@ -1,4 +1,5 @@
-"""The host side of the serial protocol (firmware_templates/firmware/protocol.h).
+"""The host side of the serial protocol (firmware_templates/firmware/protocol.toml, from which
+the firmware's protocol.h is rendered).
 
 One class for every transport pyserial opens: a board's serial port, or QEMU's UART on a
 TCP socket (`socket://127.0.0.1:PORT`). Frames are COBS-encoded, zero-terminated, and end
@@ -14,14 +15,9 @@ import serial
 from cobs import cobs
 
 from ..errors import EennError
+from ..protocol import (ACK, ANSWER_FIELDS, COST_UNITS, EDGE_ANSWER, ERROR, ERRORS, INFO, INFO_FIELDS, INFO_REQUEST,
+                        NO_RESULT, PROTOCOL_VERSION, RECORD, RECORD_FIELDS, RESET, ROUTES, SAMPLE)
 
-PROTOCOL_VERSION = 2
-INFO_REQUEST, SAMPLE, RESET, INFO, RECORD, ACK, ERROR, TEXT = b"I", b"S", b"R", b"i", b"r", b"k", b"e", b"t"
-OFFLOAD, EDGE_ANSWER = b"o", b"x"
-ERRORS = {1: "framing", 2: "crc", 3: "length", 4: "command"}
-COST_UNITS = {0: "cycles", 1: "systick ticks", 2: "timer ticks"}
-ROUTES = {0: "device", 1: "edge", 2: "fallback", 3: "no result"}  # where a sample's last stages ran
-NO_RESULT = 0xFF
 
 
 class LinkError(EennError):
@@ -81,32 +77,35 @@ def decode(frame: bytes) -> "tuple[bytes, bytes]":
 
 
 def parse_info(body: bytes) -> Info:
-    if len(body) < 39:
+    fixed = struct.calcsize(INFO_FIELDS)
+    if len(body) < fixed + 33:
         raise LinkError(f"an info frame of {len(body)} bytes is too short")
-    version, stages, classes, unit, input_bytes = struct.unpack_from("<BBBBH", body)
+    version, stages, classes, unit, input_bytes = struct.unpack_from(INFO_FIELDS, body)
     if version != PROTOCOL_VERSION:
         raise LinkError(f"the device speaks protocol version {version}, this eenn {PROTOCOL_VERSION}: "
                         "rebuild and reload its firmware")
-    digest = body[6:38]
-    board_length = body[38]
-    board = body[39:39 + board_length].decode(errors="replace")
-    build = body[40 + board_length:40 + board_length + body[39 + board_length]].decode(errors="replace")
+    digest = body[fixed:fixed + 32]
+    at = fixed + 32
+    board = body[at + 1:at + 1 + body[at]].decode(errors="replace")
+    at += 1 + body[at]
+    build = body[at + 1:at + 1 + body[at]].decode(errors="replace")
     return Info(version, stages, classes, COST_UNITS.get(unit, str(unit)), input_bytes, digest, board, build)
 
 
 def parse_record(body: bytes) -> Record:
     """A record frame's payload; its length gives the number of classes."""
-    if len(body) < 7:
+    fixed = struct.calcsize(RECORD_FIELDS)
+    if len(body) < fixed:
         raise LinkError(f"a record frame of {len(body)} bytes is too short")
-    seq, exit_taken, predicted, stages_run, unit, route = struct.unpack_from("<HBBBBB", body)
+    seq, exit_taken, predicted, stages_run, unit, route = struct.unpack_from(RECORD_FIELDS, body)
     if route not in ROUTES:
         raise LinkError(f"a record with route {route}")
-    offloaded = route != 0
-    classes = len(body) - 7 - 4 * (stages_run + offloaded)
+    offloaded = ROUTES[route] != "device"
+    classes = len(body) - fixed - 4 * (stages_run + offloaded)
     if classes < 1:
         raise LinkError(f"a record frame of {len(body)} bytes cannot hold {stages_run} stage costs")
-    probs = np.frombuffer(body, np.int8, classes, 7).copy()
-    *cost, = struct.unpack_from(f"<{stages_run + offloaded}I", body, 7 + classes)
+    probs = np.frombuffer(body, np.int8, classes, fixed).copy()
+    *cost, = struct.unpack_from(f"<{stages_run + offloaded}I", body, fixed + classes)
     result = exit_taken != NO_RESULT
     return Record(seq, exit_taken if result else None, predicted if result else None, probs,
                   tuple(cost[:stages_run]), COST_UNITS.get(unit, str(unit)), ROUTES[route],
@@ -116,7 +115,7 @@ def parse_record(body: bytes) -> Record:
 def edge_answer(sequence: int, first_stage: int, probs: np.ndarray) -> bytes:
     """The frame that answers offload `sequence`: every exit's int8 probabilities from
     `first_stage` on, one row per exit."""
-    payload = struct.pack("<HB", sequence & 0xFFFF, first_stage) + np.ascontiguousarray(probs, np.int8).tobytes()
+    payload = struct.pack(ANSWER_FIELDS, sequence & 0xFFFF, first_stage) + np.ascontiguousarray(probs, np.int8).tobytes()
     return encode(EDGE_ANSWER, payload)
 
 

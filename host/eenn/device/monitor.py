@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import serial
 
 from ..errors import EennError
+from ..protocol import INFO, OFFLOAD, RECORD, TEXT
 from . import runlog
 from .conformance import Expectation
-from .link import INFO, OFFLOAD, RECORD, TEXT, FrameReader, LinkError, close_port, parse_info, parse_record
+from .link import FrameReader, LinkError, close_port, parse_info, parse_record
 
 RETRY_SECONDS = 0.5
 READ_TIMEOUT = 0.2

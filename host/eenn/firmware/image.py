@@ -22,6 +22,7 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
+from .. import protocol
 from ..artifact import Build, CodeSummary
 from ..codegen import kernels
 from ..codegen.emit import TEMPLATES
@@ -38,14 +39,12 @@ OBJCOPY = "arm-none-eabi-objcopy"
 STACK_BYTES = 4096
 UART_SOURCES = {"cmsdk-uart": "uart_cmsdk.c", "nrf-uart": "uart_nrf.c", "stm32-usart": "uart_stm32.c"}
 COUNTER_SOURCES = {"dwt": "counter_dwt.c", "systick": "counter_systick.c", "nrf-timer": "counter_nrf_timer.c"}
-COST_UNITS = {"dwt": 0, "systick": 1, "nrf-timer": 2}  # protocol.h
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-ffunction-sections", "-fdata-sections")
 CALL_GRAPH = "-fcallgraph-info=su"  # per object: a .ci file with every function's frame and its calls
 LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
 EXCEPTION_FRAME = {True: 104, False: 32}  # bytes the core stacks on an interrupt, with and without FP context
 SIZE_REPORT = "size.json"
 SIZE_TEXT = "size.txt"
-SEQUENCES = 1 << 16  # a record's sequence number is 16 bits (protocol.h)
 
 
 @dataclass(frozen=True)
@@ -148,13 +147,15 @@ def _render(board, emulated, model_name: str, digest: bytes, build_id: str, num_
     context = dict(board=board, emulated=emulated, replay=replay, edge=edge, version=version("eenn"),
                    model_name=model_name,
                    build_id=build_id, digest=[f"0x{b:02x}" for b in digest],
-                   cost_unit=COST_UNITS[counter],
+                   cost_unit=protocol.COUNTER_UNITS[counter],
                    uart=board.emulated_uart if emulated else board.uart, stack_bytes=STACK_BYTES,
                    machine=board.emulation.machine if emulated else None,
                    flash_origin=board.emulation.flash_origin if emulated else board.memory.flash_origin,
                    ram_origin=board.emulation.ram_origin if emulated else board.memory.ram_origin)
     return {
         "firmware_config.h": env.get_template("firmware_config.h.j2").render(context),
+        "protocol.h": env.get_template("protocol.h.j2").render(protocol=protocol.PROTOCOL, offsets=protocol.offsets(),
+                                                               version=version("eenn")),
         "linker.ld": env.get_template("linker.ld.j2").render(context),
         "sources": ["startup.c", UART_SOURCES[context["uart"].driver], COUNTER_SOURCES[counter]],
         "ram_origin": context["ram_origin"],
@@ -192,6 +193,7 @@ def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
     sources = kernels.sources(src, board.kernels) + [SOURCES / name for name in ["bench.c", *rendered["sources"]]]
     with atomic.staged_directory(out) as tmp:
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"])
+        (tmp / "protocol.h").write_text(rendered["protocol.h"])
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
         _compile(tmp, sources, Path(src), board)
     return Path(out) / "firmware.elf"
@@ -201,9 +203,9 @@ def replay_samples(model_name: str, records, count: int) -> str:
     """replay_samples.c: the first `count` quantized test inputs, for a replay build."""
     if records.inputs is None:
         raise EennError("these records keep no inputs; run 'eenn build' again")
-    if not 1 <= count <= min(len(records.inputs), SEQUENCES):
+    if not 1 <= count <= min(len(records.inputs), protocol.SEQUENCES):
         raise EennError(f"cannot replay {count} samples: the test split has {len(records.inputs)}, and a record's "
-                        f"sequence number tells {SEQUENCES:,} apart")
+                        f"sequence number tells {protocol.SEQUENCES:,} apart")
     samples = records.inputs[:count].reshape(count, -1).astype(int).tolist()
     return _environment().get_template("replay_samples.c.j2").render(
         count=count, samples=samples, model_name=model_name, version=version("eenn"))
@@ -244,6 +246,7 @@ def build(built: Build, board: boards.Board, emulated: bool = False, decision: "
     flags = [*board.cflags, *CFLAGS, *model_flags]
     digest = hashlib.sha256()
     for part in [*(p.read_bytes() for p in sources + headers), rendered["firmware_config.h"].encode(),
+                 rendered["protocol.h"].encode(),
                  rendered["decision_config.h"].encode(), rendered["linker.ld"].encode(),
                  *(text.encode() for text in generated.values()), " ".join(flags + list(LDFLAGS)).encode()]:
         digest.update(hashlib.sha256(part).digest())
@@ -259,6 +262,7 @@ def build(built: Build, board: boards.Board, emulated: bool = False, decision: "
 
     with atomic.staged_directory(out) as tmp:
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"].replace(placeholder, build_id))
+        (tmp / "protocol.h").write_text(rendered["protocol.h"])
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
         (tmp / "decision_config.h").write_text(rendered["decision_config.h"])
         for name, text in generated.items():

@@ -8,25 +8,18 @@ answer over a link (boards/links/<link>.toml). The recommendation is the split w
 least expected device energy whose worst-case latency stays within a bound.
 """
 
-import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .. import protocol
 from ..costs import predict
 from ..errors import EennError
 from ..hardware import boards
 from ..hardware.links import LinkProfile
-from ..util import plots, tables
-
-def frame_bytes(payload: int) -> int:
-    """Bytes on the wire of a frame with `payload` bytes after its type: type and CRC, COBS's
-    code bytes, the terminator. Exact when no byte is zero, otherwise at most a few bytes over
-    (a zero byte becomes a code byte and saves one)."""
-    body = 1 + payload + 4
-    return body + max(1, math.ceil(body / 254)) + 1
-
+from ..util import atomic, plots, tables
 
 @dataclass(frozen=True)
 class Option:
@@ -68,8 +61,8 @@ def options(build, board: boards.Board, link: LinkProfile) -> list:
         exchange_s = link_j = 0.0
         if split is not None:
             boundary = int(np.prod(manifest.stages[split].input.shape))
-            sent = frame_bytes(5 + boundary)  # offload sequence, sample, stage
-            received = frame_bytes(3 + classes * (len(cycles) - split))
+            sent = protocol.frame_bytes(struct.calcsize(protocol.OFFLOAD_FIELDS) + boundary)
+            received = protocol.frame_bytes(struct.calcsize(protocol.ANSWER_FIELDS) + classes * (len(cycles) - split))
             exchange_s = link.seconds(sent, received)
             per_offload_j = (exchange_s * power_w + sent / link.bytes_per_s * link.tx_mw * 1e-3
                              + received / link.bytes_per_s * link.rx_mw * 1e-3)
@@ -78,6 +71,25 @@ def options(build, board: boards.Board, link: LinkProfile) -> list:
         found.append(Option(split, sent_share, sent, received, device_cycles / board.clock_hz * power_w, link_j,
                             device_cycles / board.clock_hz + sent_share * exchange_s, worst))
     return found
+
+
+def report(build, board: boards.Board, link: LinkProfile, max_latency_ms: "float | None" = None) -> "tuple[str, Path]":
+    """Every split of `build` for `board` over `link`, and the one to choose: the table as text,
+    written with its plot beside the build (partition-<board>-<link>.txt and .png)."""
+    bound = None if max_latency_ms is None else max_latency_ms * 1e-3
+    found = options(build, board, link)
+    chosen = recommend(found, bound)
+    title = f"{build.name} on {board.name} over {link.name}"
+    text = "\n".join([
+        f"{title}: {link.description}",
+        table(found, chosen),
+        f"recommended: split {chosen.label} ({1e6 * chosen.energy_j:.1f} uJ per inference on the device"
+        + (f", every sample within {max_latency_ms:g} ms)" if bound else ")"),
+    ])
+    stem = build.directory / f"partition-{board.name}-{link.name}"
+    atomic.write_text(stem.with_suffix(".txt"), text + "\n")
+    plot(found, chosen, stem.with_suffix(".png"), title, bound)
+    return text, stem
 
 
 def recommend(found: list, max_latency_s: "float | None" = None) -> Option:

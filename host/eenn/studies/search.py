@@ -269,6 +269,18 @@ def plot(study, title: str, path: Path, chosen=None) -> None:
     plots.save(fig, ax, path, title, OBJECTIVES[objective], "accuracy on the calibration split (%)")
 
 
+def report(study, name: str, config: SearchConfig, out_root: Path = Path("generated")) -> tuple:
+    """A study's table, plot and choice, written into its directory (pareto.txt, pareto.png and
+    the chosen trial as a project file); the table as text and the chosen trial."""
+    directory = study_directory(out_root, name)
+    text = table(study)
+    atomic.write_text(directory / "pareto.txt", text + "\n")
+    chosen = choose(feasible_front(study), config.max_loss)
+    plot(study, f"{name}: {config.trials} trials", directory / "pareto.png", chosen)
+    write_choice(chosen, directory / CHOICE)
+    return text, chosen
+
+
 def write_choice(trial, path: Path) -> dict:
     """The chosen trial's project as a file that `eenn build` and `make firmware` accept."""
     import tomli_w
