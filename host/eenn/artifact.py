@@ -165,7 +165,7 @@ class StageCode:
     macs: int
     weight_bytes: int
     arena_bytes: int
-    kernels: list  # workload.stage_kernels: each kernel call's cost-model features
+    kernels: list  # codegen.features.stage_kernels: each kernel call's cost-model features
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Instructions per stage under QEMU: the benchmark image (firmware_templates/firmware/bench.c).
 
 `measure(stages, board)` generates the C of `stages` (a list of (file name, .tflite bytes),
-as for `codegen.generate`), links it into the benchmark image for the board's emulated
+as for `emit.generate`), links it into the benchmark image for the board's emulated
 machine, runs it with instruction counting and returns the instructions one run of each
 stage takes. Under `-icount shift=0` one instruction is one nanosecond of virtual time,
 so a SysTick of f Hz ticks every 1e9 / f instructions. With `check`, the image's hashes of

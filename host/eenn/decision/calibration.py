@@ -141,7 +141,7 @@ def cuts(spec: DecisionSpec) -> np.ndarray:
 
 
 def outcomes(specs: list, probs: np.ndarray, starts=None) -> "tuple[np.ndarray, np.ndarray]":
-    """Exit taken and class answered, (samples, settings), exactly as decisions.simulate (and
+    """Exit taken and class answered, (samples, settings), exactly as mechanisms.simulate (and
     the firmware) decide; vectorized over settings for the threshold mechanisms."""
     kinds = {s.mechanism for s in specs}
     if len(kinds) == 1 and kinds <= set(THRESHOLD_MECHANISMS):
