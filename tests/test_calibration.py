@@ -131,7 +131,7 @@ def test_calibrate_command_rewrites_the_build(default_build, tmp_path):
     out = tmp_path / "generated"
     shutil.copytree(default_build.directory, out / "default")
     r = run_eenn("calibrate", "--out", str(out), "--method", "crc", "--risk", "prediction-gap", "--clip",
-              "--epsilon", "0.02", cwd=tmp_path)
+                 "--epsilon", "0.02", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "crc on 360 calibration samples: expected prediction-gap risk <= 0.02, clipped at 0" in r.stdout
     decision = artifact.Build.open(out / "default").manifest.decision

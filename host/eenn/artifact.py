@@ -203,7 +203,8 @@ class Build:
         try:
             return cls(Path(directory), Manifest.from_json(doc, f"{path} [project]"))
         except (KeyError, TypeError, AttributeError) as e:
-            raise EennError(f"{path}: not a complete manifest ({type(e).__name__}: {e}); run 'eenn build' again") from None
+            raise EennError(f"{path}: not a complete manifest ({type(e).__name__}: {e}); "
+                            "run 'eenn build' again") from None
 
     @property
     def name(self) -> str:

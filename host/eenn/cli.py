@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import EennError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+BOARD_HELP = "board name or alias (see boards/), or a board file of your own (.toml)"
 
 
 def _thresholds(text: str):
@@ -58,7 +59,8 @@ def _deployment(args, build):
     from dataclasses import replace
 
     saved = build.manifest.project.deployment
-    changes = {"split": args.split, "edge_timeout_ms": args.edge_timeout_ms, "fallback": False if args.no_fallback else None}
+    changes = {"split": args.split, "edge_timeout_ms": args.edge_timeout_ms,
+               "fallback": False if args.no_fallback else None}
     return replace(saved, **{k: v for k, v in changes.items() if v is not None}).validate(len(build.manifest.stages))
 
 
@@ -166,14 +168,14 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(g)
 
     f = sub.add_parser("firmware", help="build a board's firmware from the generated C (generated/NAME/BOARD/)")
-    f.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
+    f.add_argument("--board", required=True, help=BOARD_HELP)
     _build_location(f)
     f.add_argument("--emulated", action="store_true", help="the image for the board's QEMU machine")
     _add_replay(f)
     _add_split(f)
 
     e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
-    e.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
+    e.add_argument("--board", required=True, help=BOARD_HELP)
     _build_location(e)
     e.add_argument("--samples", type=int, help="number of test samples (default: all)")
     e.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
@@ -181,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="run the test split through a board's firmware on a serial port, every "
                        "record checked against the host: accuracy, exits, cycles, latency, energy")
-    v.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
+    v.add_argument("--board", required=True, help=BOARD_HELP)
     _build_location(v)
     v.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL "
                    "(socket://HOST:PORT, rfc2217://HOST:PORT)")
@@ -210,7 +212,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--plot", type=Path, help="where the plot goes (default: the log's name with .png)")
 
     fl = sub.add_parser("flash", help="program a board with its firmware (pyocd, or the tool its board file names)")
-    fl.add_argument("--board", required=True, help="board name or alias (see boards/), or a board file of your own (.toml)")
+    fl.add_argument("--board", required=True, help=BOARD_HELP)
     _build_location(fl)
     fl.add_argument("--probe", help="the debug probe's unique id (default: the one connected)")
     fl.add_argument("--image", type=Path, help="an ELF image to flash instead of the build's (its board is checked)")
@@ -336,7 +338,7 @@ def _firmware(args) -> None:
     board = boards.get(args.board)
     build = _open(args)
     fw = image.build(build, board, emulated=args.emulated, replay=_replay_count(args.replay, build),
-                        deployment=_deployment(args, build))
+                     deployment=_deployment(args, build))
     print(report.firmware_lines(fw.size))
     print(report.cost_lines(board, predict.model_costs(build, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
@@ -407,7 +409,7 @@ def _monitor(args, edge: bool = False) -> None:
     if args.name:
         build = _open(args)
         expectation = conformance.Expectation.of(build.manifest.decision.spec, build.records("test"),
-                                                build.manifest.model_digest)
+                                                 build.manifest.model_digest)
     live = sys.stderr.isatty()
 
     def show(tally):

@@ -125,7 +125,8 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
         input=stage_list[0].input, full_model_macs=full_macs,
         stages=tuple(_stage_entry(s, cumulative[s.index]) for s in stage_list),
         exits=tuple(artifact.ExitEntry(k, p, k) for k, p in enumerate([*exit_points, "final"])),
-        decision=artifact.DecisionEntry(project.decision, spec, calibration.summary(calibrated) if calibrated else None),
+        decision=artifact.DecisionEntry(project.decision, spec,
+                                        calibration.summary(calibrated) if calibrated else None),
         records={name: artifact.records_file(name) for name in records}, metrics=metrics)
     report = build_table(manifest)
     with atomic.staged_directory(out_root / project.name) as tmp:
@@ -142,8 +143,9 @@ def _with_data_shape(entry, split):
 
 
 def _stage_entry(s: stages.Stage, cumulative_macs: int) -> artifact.StageEntry:
-    return artifact.StageEntry(s.index, artifact.stage_file(s.index), len(s.tflite), hashlib.sha256(s.tflite).hexdigest(),
-                               tuple(s.ops), s.macs, cumulative_macs, s.input, s.exit_output, s.boundary)
+    digest = hashlib.sha256(s.tflite).hexdigest()
+    return artifact.StageEntry(s.index, artifact.stage_file(s.index), len(s.tflite), digest, tuple(s.ops), s.macs,
+                               cumulative_macs, s.input, s.exit_output, s.boundary)
 
 
 def generate(build: artifact.Build) -> "tuple[emit.Generated, str]":

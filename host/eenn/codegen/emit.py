@@ -70,7 +70,8 @@ def _stage_code(k, name, tflite, graph, segments, plan, step_range) -> StageCode
     weight_bytes = sum(len(a.values) * CTYPE_BYTES[a.ctype] for a in arrays)
     has_boundary = len(graph.outputs) > 1
     boundary = graph.outputs[-1]
-    return StageCode(k, name, tuple(calls), tuple(segments), sum(ops.macs(graph, op) for op in graph.ops), weight_bytes, extent,
+    macs = sum(ops.macs(graph, op) for op in graph.ops)
+    return StageCode(k, name, tuple(calls), tuple(segments), macs, weight_bytes, extent,
                      tuple(plan.offset(k, t) for t in graph.inputs),
                      plan.offset(k, graph.outputs[0]), graph.tensors[graph.outputs[0]].nbytes,
                      plan.offset(k, boundary) if has_boundary else 0,

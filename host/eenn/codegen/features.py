@@ -1,8 +1,9 @@
 """What each kernel call does, counted: the figures a kernel's cost is linear in.
 
 FEATURES names them per kernel; `features(call)` computes them from a lowered call's
-parameters (each op's module in eenn.ops knows its own), and `stage_kernels` lists them for a stage (code.json keeps them, so a
-stage's cost on any CPU follows without regenerating it; see eenn.costs.predict).
+parameters (each op's module in eenn.ops knows its own), and `stage_kernels` lists them for a
+stage (code.json keeps them, so a stage's cost on any CPU follows without regenerating it; see
+eenn.costs.predict).
 """
 
 from .. import ops

@@ -10,8 +10,8 @@ without a variant on that path takes its portable file. Generated sources hold e
 from pathlib import Path
 
 from .. import ops, resources
+from ..hardware.boards import KERNEL_PATHS as PATHS
 
-PATHS = ("portable", "dsp")
 KERNELS = resources.templates_dir() / "kernels"
 
 

@@ -123,7 +123,7 @@ def model_costs(build, board: boards.Board) -> dict:
     code = build.code()
     per_stage = stage_instructions(board, code)
     histogram = mechanisms.evaluate(build.records("calib"), m.decision.spec, m.cumulative_macs,
-                                   m.full_model_macs)["exit_histogram"]
+                                    m.full_model_macs)["exit_histogram"]
     stages = [{"macs": s.macs, "weight_bytes": s.weight_bytes, "arena_bytes": s.arena_bytes, "instructions": n}
               for s, n in zip(code.stages, per_stage)]
     return {"board": board.name, "cpu": board.cpu, "stages": stages, "exit_histogram": histogram,

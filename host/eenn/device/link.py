@@ -115,7 +115,8 @@ def parse_record(body: bytes) -> Record:
 def edge_answer(sequence: int, first_stage: int, probs: np.ndarray) -> bytes:
     """The frame that answers offload `sequence`: every exit's int8 probabilities from
     `first_stage` on, one row per exit."""
-    payload = struct.pack(ANSWER_FIELDS, sequence & 0xFFFF, first_stage) + np.ascontiguousarray(probs, np.int8).tobytes()
+    payload = struct.pack(ANSWER_FIELDS, sequence & 0xFFFF, first_stage)
+    payload += np.ascontiguousarray(probs, np.int8).tobytes()
     return encode(EDGE_ANSWER, payload)
 
 

@@ -108,7 +108,7 @@ def table(found: list, chosen: Option) -> str:
              f"{1e6 * o.compute_j:.1f}", f"{1e6 * o.link_j:.1f}", f"{1e6 * o.energy_j:.1f}",
              f"{1e3 * o.latency_s:.2f}", f"{1e3 * o.worst_latency_s:.2f}"] for o in found]
     return tables.table(["split", "samples sent", "bytes out / back", "compute uJ", "link uJ", "device uJ",
-                   "latency ms", "worst ms"], rows)
+                         "latency ms", "worst ms"], rows)
 
 
 def plot(found: list, chosen: Option, path: Path, title: str, max_latency_s: "float | None" = None) -> None:
