@@ -117,4 +117,4 @@ costs: setup
 	$(EENN) costs --plot docs/costs.png
 
 clean:
-	rm -rf generated/*/ generated/.cache
+	rm -rf generated/*/ generated/.cache generated/.*.pid*.tmp*

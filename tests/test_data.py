@@ -96,7 +96,7 @@ def test_npz_split_with_different_shapes(tmp_path):
 def test_not_an_npz(tmp_path):
     path = tmp_path / "bad.npz"
     path.write_text("hello")
-    with pytest.raises(EennError, match="not a readable .npz"):
+    with pytest.raises(EennError, match="not an .npz archive"):
         data.load(str(path))
 
 

@@ -125,14 +125,39 @@ def test_monitor_survives_an_emulator_killed_and_restarted(replay_image, tmp_pat
     assert (tmp_path / "monitor.png").exists()
 
 
-def test_a_missing_port_is_waited_for_and_a_bad_url_refused(tmp_path):
+def test_a_port_that_never_was_and_a_bad_url_are_refused(tmp_path):
     from eenn.device import monitor
     from eenn.errors import EennError
 
-    tally = monitor.Monitor(str(tmp_path / "no-such-tty")).run(seconds=0.6)
-    assert tally.records == 0 and tally.line().startswith("waiting for the port")
+    with pytest.raises(EennError, match="no-such-tty: no such serial port"):
+        monitor.Monitor(str(tmp_path / "no-such-tty")).run(seconds=0.6)
     with pytest.raises(EennError, match="cannot open nosuch://x"):
         monitor.Monitor("nosuch://x").run(seconds=0.6)
+
+
+def test_a_port_that_goes_away_is_waited_for():
+    """A terminal whose other end closes (a board unplugged) is no error: the monitor waits."""
+    import threading
+
+    from eenn.device import monitor
+
+    controller, device = os.openpty()
+    watcher = monitor.Monitor(os.ttyname(device))
+    threading.Timer(0.5, os.close, [controller]).start()
+    tally = watcher.run(seconds=1.5)
+    os.close(device)
+    assert tally.disconnections >= 1 and tally.waiting
+
+
+def test_an_endless_frame_is_dropped_in_bounded_memory():
+    reader = link.FrameReader(limit=100)
+    frames = []
+    for _ in range(1000):  # 64 KB with no delimiter, in pieces
+        frames += reader.feed(b"\x55" * 64)
+        assert len(reader.pending) < 100
+    assert frames == [(None, b"\x55" * 64)]  # reported once, as soon as it passed the limit
+    text = link.encode(protocol.TEXT, b"after")
+    assert reader.feed(b"\x55\0" + text) == [(protocol.TEXT, b"after")]
 
 
 def test_frames_are_found_again_after_garbage_and_across_pieces():

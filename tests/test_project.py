@@ -24,7 +24,8 @@ def test_file_and_overrides(tmp_path):
     p = project.load(path)
     assert (p.name, p.seed, p.exit_points, p.training.mode, p.decision.threshold) == \
         ("kws", 3, ("block2",), "frozen", (0.8,))
-    p = project.override(p, seed=None, **{"training.epochs": 9, "model.exits": ("block1", "block3")})
+    p = project.override(p, seed=None, **{"training.epochs": 9, "model.exits": ("block1", "block3"),
+                                          "decision.threshold": 0.8})
     assert p.training.epochs == 9 and p.seed == 3 and p.exit_points == ("block1", "block3")
     p.validate()
 
@@ -59,7 +60,7 @@ def test_file_errors_name_file_and_key(tmp_path, text, message):
 @pytest.mark.parametrize("changes, message", [
     ({"model.name": "vgg"}, "unknown model 'vgg'"),
     ({"model.exits": ("block9",)}, "no exit point 'block9'"),
-    ({"training.mode": "lazy"}, "training mode 'lazy'"),
+    ({"training.mode": "lazy"}, "training.mode 'lazy'"),
     ({"training.epochs": 0}, "at least 1"),
     ({"decision.mechanism": "coin"}, "mechanism 'coin'"),
     ({"name": "../up"}, "project name"),

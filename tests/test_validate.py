@@ -69,7 +69,7 @@ def test_a_missing_port_is_one_line(generated_build, capsys):
     status = cli.main(["validate", "--board", "nrf52", "--port", "/dev/does-not-exist", "--name", generated_build.name,
                        "--out", str(generated_build.directory.parent)])
     err = capsys.readouterr().err
-    assert status == cli.EXIT_ERROR and err.count("\n") == 1 and "cannot open /dev/does-not-exist" in err
+    assert status == cli.EXIT_ERROR and err.count("\n") == 1 and "/dev/does-not-exist: no such serial port" in err
 
 
 def _record(sequence, exit_, cls, cost, label=None, match=None, expected=None):

@@ -195,6 +195,8 @@ class Build:
             doc = json.loads(path.read_text())
         except FileNotFoundError:
             raise EennError(f"{path}: no manifest; run 'eenn build' first") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise EennError(f"{path}: cannot read the manifest ({e}); run 'eenn build' again") from None
         except json.JSONDecodeError as e:
             raise EennError(f"{path}: not valid JSON ({e})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:

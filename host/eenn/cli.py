@@ -1,17 +1,20 @@
 """The `eenn` command: a thin layer over the library.
 
-Exit codes: 0 success; 1 bad input or environment (one line on stderr); 2 bad usage;
-130 interrupted.
+Exit codes: 0 success; 1 bad input or environment (one line on stderr); 2 bad usage (an
+argument that cannot be right whatever the files say); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM). An interrupted or terminated command removes what it had half-written.
 """
 
 import argparse
+import math
 import signal
 import sys
 from pathlib import Path
 
 from .errors import EennError
+from .limits import MAX_COUNT, MAX_EPOCHS
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 BOARD_HELP = "board name or alias (see boards/), or a board file of your own (.toml)"
 
 
@@ -21,6 +24,61 @@ def _thresholds(text: str):
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a probability or a comma-separated list of them") from None
     return values[0] if len(values) == 1 else tuple(values)
+
+
+def _whole(low: int, high: "int | None" = None):
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be at least {low}" + (f" and at most {high}" if high else "")
+                                             + f", not {value}")
+        return value
+    return parse
+
+
+def _real(low: float, high: "float | None" = None, inclusive: bool = True):
+    """An argparse type: a finite number in [low, high] (or (low, high] when not `inclusive`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        below = value < low if inclusive else value <= low
+        if not math.isfinite(value) or below or (high is not None and value > high):
+            bound = f"{'at least' if inclusive else 'above'} {low:g}" + (f" and at most {high:g}" if high else "")
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {text}")
+        return value
+    return parse
+
+
+def _build_name(text: str) -> str:
+    from .util import paths
+
+    if not paths.is_plain_name(text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a plain name (letters, digits, '.', '_', '-', not "
+                                         "starting with '.'): builds live under the output root, --out")
+    return text
+
+
+def _new_file(text: str) -> Path:
+    """A file to write, in a directory that exists."""
+    from .util import paths
+
+    try:
+        return paths.existing_parent(Path(text))
+    except EennError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _output_root(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; the output root is a directory")
+    return path
 
 
 def _names(text: str) -> tuple:
@@ -45,11 +103,11 @@ def _add_replay(p: argparse.ArgumentParser) -> None:
 
 
 def _add_split(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split", type=int, metavar="STAGE", help="run the stages before STAGE on the device and offload "
-                   "samples that none of their exits lets leave to an edge host ('eenn edge'); default: the "
+    p.add_argument("--split", type=_whole(1), metavar="STAGE", help="run the stages before STAGE on the device and "
+                   "offload samples that none of their exits lets leave to an edge host ('eenn edge'); default: the "
                    "project's deployment.split")
-    p.add_argument("--edge-timeout-ms", type=float, help="how long the device waits for the edge host's answer "
-                   "(default: the project's, 200)")
+    p.add_argument("--edge-timeout-ms", type=_real(0, inclusive=False), help="how long the device waits for the "
+                   "edge host's answer (default: the project's, 200)")
     p.add_argument("--no-fallback", action="store_true", help="without an answer in time, report no result instead "
                    "of running the remaining stages on the device (the image then leaves them out)")
 
@@ -81,20 +139,21 @@ def _open(args):
 def _monitor_arguments(p: argparse.ArgumentParser, build_required: bool = False) -> None:
     p.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL")
     p.add_argument("--board", help="board name or alias: its baud rate (default 115200)")
-    p.add_argument("--baud", type=int, help="line rate (default: the board's, or 115200)")
-    p.add_argument("--name", default="default" if build_required else None,
+    p.add_argument("--baud", type=_whole(1), help="line rate (default: the board's, or 115200)")
+    p.add_argument("--name", type=_build_name, default="default" if build_required else None,
                    help="the build the device runs (generated/NAME/): labels its records and checks them against "
                    "the host simulator" + (" (default: default)" if build_required else ""))
-    p.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
-    p.add_argument("--log", type=Path, help="append everything received to this JSON-lines log (read by 'eenn report')")
-    p.add_argument("--records", type=int, help="stop after this many records (default: Ctrl-C)")
-    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--out", type=_output_root, default=Path("generated"), help="output root (default: generated)")
+    p.add_argument("--log", type=_new_file, help="append everything received to this JSON-lines log (read by "
+                   "'eenn report')")
+    p.add_argument("--records", type=_whole(1), help="stop after this many records (default: Ctrl-C)")
+    p.add_argument("--seconds", type=_real(0, inclusive=False), help="stop after this many seconds (default: Ctrl-C)")
 
 
 def _build_location(p: argparse.ArgumentParser) -> None:
     """--name and --out: which build under which output root a command reads."""
-    p.add_argument("--name", default="default", help="build name: OUT/NAME/ (default: default)")
-    p.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    p.add_argument("--name", type=_build_name, default="default", help="build name: OUT/NAME/ (default: default)")
+    p.add_argument("--out", type=_output_root, default=Path("generated"), help="output root (default: generated)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="train, quantize and split an EENN into int8 stages")
     b.add_argument("--project", type=Path, help="project file (TOML); flags override it")
-    b.add_argument("--name", help="output name: generated/NAME/ (default: default)")
+    b.add_argument("--name", type=_build_name, help="output name: generated/NAME/ (default: default)")
     b.add_argument("--dataset", help="built-in dataset (digits, mnist1d) or a .npz/.csv file")
     b.add_argument("--model", help="zoo model (see 'eenn zoo')")
     b.add_argument("--model-file", help="a trained Keras model (.keras) to augment into an EENN")
@@ -111,42 +170,43 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--head", help="exit head family: dense or conv")
     b.add_argument("--training", dest="training_mode", help="joint, frozen (backbone first, then heads only), or "
                    "heads (the heads only; default for a model file)")
-    b.add_argument("--epochs", type=int)
-    b.add_argument("--seed", type=int)
+    b.add_argument("--epochs", type=_whole(1, MAX_EPOCHS))
+    b.add_argument("--seed", type=_whole(0, MAX_COUNT))
     b.add_argument("--threshold", type=_thresholds, help="decision threshold(s): probability (nats for entropy)")
     b.add_argument("--mechanism", help="exit decision: confidence, margin, entropy, patience, difference, "
                    "temporal-patience")
     b.add_argument("--calibration", dest="method", help="how thresholds are calibrated: "
                    "ucb-hb (default), ucb-wsr, ltt-hb, crc, empirical, or none")
-    b.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    b.add_argument("--out", type=_output_root, default=Path("generated"), help="output root (default: generated)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
 
     s = sub.add_parser("simulate", help="evaluate the exit policy on a build's TFLM records")
     _build_location(s)
-    s.add_argument("--split", default="test", help="records to use: test or calib")
+    s.add_argument("--split", default="test", choices=["test", "calib"], help="records to use (default test)")
     s.add_argument("--threshold", type=_thresholds, help="override the build's threshold(s)")
     s.add_argument("--mechanism", help="override the build's decision mechanism")
 
     r = sub.add_parser("search", help="search exits and heads under a board's budget (Optuna): Pareto front, "
                        "and the choice as a project file")
     r.add_argument("--project", type=Path, help="project file of the backbone, data and calibration")
-    r.add_argument("--name", help="study name: generated/search/NAME/ (default: the project's)")
+    r.add_argument("--name", type=_build_name, help="study name: generated/search/NAME/ (default: the project's)")
     r.add_argument("--model-file", help="a trained Keras model (.keras) instead of the project's backbone")
     r.add_argument("--dataset", help="built-in dataset or a .npz/.csv file")
-    r.add_argument("--trials", type=int, default=20, help="finished trials the study should have (default 20)")
+    r.add_argument("--trials", type=_whole(1), default=20, help="finished trials the study should have (default 20)")
     r.add_argument("--board", default="nrf52", help="board whose RAM and flash bound the search (default nrf52)")
     r.add_argument("--objective", default="macs", choices=["macs", "cycles", "energy"],
                    help="expected cost to minimize: MACs, or cycles or energy on the board (default macs)")
     r.add_argument("--storage", help="study storage URL, e.g. postgresql://user@host/db to share it between "
                    "machines (default: a SQLite file under generated/search/NAME/)")
-    r.add_argument("--epochs", type=int, default=30, help="head training epochs per trial (default 30)")
-    r.add_argument("--population", type=int, default=10, help="NSGA-II generation size (default 10; the first "
+    r.add_argument("--epochs", type=_whole(1, MAX_EPOCHS), default=30,
+                   help="head training epochs per trial (default 30)")
+    r.add_argument("--population", type=_whole(2), default=10, help="NSGA-II generation size (default 10; the first "
                    "generation is random)")
-    r.add_argument("--max-loss", type=float, default=0.01, help="the choice: cheapest Pareto point within this "
+    r.add_argument("--max-loss", type=_real(0, 1), default=0.01, help="the choice: cheapest Pareto point within this "
                    "accuracy of the full network (default 0.01)")
-    r.add_argument("--max-macs", type=int, help="largest worst-case MACs per inference")
-    r.add_argument("--min-accuracy", type=float, help="smallest accuracy on the calibration split")
-    r.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    r.add_argument("--max-macs", type=_whole(1), help="largest worst-case MACs per inference")
+    r.add_argument("--min-accuracy", type=_real(0, 1), help="smallest accuracy on the calibration split")
+    r.add_argument("--out", type=_output_root, default=Path("generated"), help="output root (default: generated)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
 
     c = sub.add_parser("calibrate", help="choose a build's exit thresholds with risk control (rewrites its manifest)")
@@ -161,8 +221,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--per-exit", action="store_true", default=None, help="a threshold per early exit")
     c.add_argument("--threshold", type=_thresholds, help="temporal mechanisms: the confidence cascade's "
                    "threshold(s), set by hand (default: the project's; none: no cascade)")
-    c.add_argument("--streams", type=int, help="temporal mechanisms: calibration streams (default 100)")
-    c.add_argument("--stream-steps", type=int, help="temporal mechanisms: steps per stream (default 40)")
+    c.add_argument("--streams", type=_whole(1), help="temporal mechanisms: calibration streams (default 100)")
+    c.add_argument("--stream-steps", type=_whole(1), help="temporal mechanisms: steps per stream (default 40)")
 
     g = sub.add_parser("generate", help="generate the C sources of a build's stages (generated/NAME/src/)")
     _build_location(g)
@@ -177,8 +237,8 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("emulate", help="run a board's firmware under QEMU on the test split, checked against the host")
     e.add_argument("--board", required=True, help=BOARD_HELP)
     _build_location(e)
-    e.add_argument("--samples", type=int, help="number of test samples (default: all)")
-    e.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
+    e.add_argument("--samples", type=_whole(1), help="number of test samples (default: all)")
+    e.add_argument("--log", type=_new_file, help="append every record to this JSON-lines log (read by 'eenn report')")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     v = sub.add_parser("validate", help="run the test split through a board's firmware on a serial port, every "
@@ -187,9 +247,9 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(v)
     v.add_argument("--port", required=True, help="the board's serial port (/dev/ttyACM0) or a pyserial URL "
                    "(socket://HOST:PORT, rfc2217://HOST:PORT)")
-    v.add_argument("--baud", type=int, help="line rate (default: the board file's)")
-    v.add_argument("--samples", type=int, help="number of test samples (default: all)")
-    v.add_argument("--log", type=Path, help="append every record to this JSON-lines log (read by 'eenn report')")
+    v.add_argument("--baud", type=_whole(1), help="line rate (default: the board file's)")
+    v.add_argument("--samples", type=_whole(1), help="number of test samples (default: all)")
+    v.add_argument("--log", type=_new_file, help="append every record to this JSON-lines log (read by 'eenn report')")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
 
     m = sub.add_parser("monitor", help="collect a board's records and text lines from a serial port: live "
@@ -204,12 +264,13 @@ def _parser() -> argparse.ArgumentParser:
     pt.add_argument("--board", default="nrf52", help="board name or alias (default nrf52)")
     _build_location(pt)
     pt.add_argument("--link", action="append", help="a link of boards/links/ (repeatable; default: every one)")
-    pt.add_argument("--max-latency-ms", type=float, help="bound on the worst-case latency of a sample")
+    pt.add_argument("--max-latency-ms", type=_real(0, inclusive=False),
+                    help="bound on the worst-case latency of a sample")
 
     rp = sub.add_parser("report", help="figures of a validate, emulate or monitor log: accuracy, exits, cycles per "
                         "stage, latency and energy, and a plot")
     rp.add_argument("--log", type=Path, required=True, help="the JSON-lines log")
-    rp.add_argument("--plot", type=Path, help="where the plot goes (default: the log's name with .png)")
+    rp.add_argument("--plot", type=_new_file, help="where the plot goes (default: the log's name with .png)")
 
     fl = sub.add_parser("flash", help="program a board with its firmware (pyocd, or the tool its board file names)")
     fl.add_argument("--board", required=True, help=BOARD_HELP)
@@ -224,20 +285,20 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(t)
     t.add_argument("--stream", action="store_true", help="on a stream of scenes made from the test split")
     t.add_argument("--stream-file", type=Path, help="on a recorded stream (.npz or .csv)")
-    t.add_argument("--steps", type=int, default=2000, help="stream length (default 2000)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--noise", type=int, default=0, help="int8 noise amplitude added to stream samples")
+    t.add_argument("--steps", type=_whole(1), default=2000, help="stream length (default 2000)")
+    t.add_argument("--seed", type=_whole(0, MAX_COUNT), default=0)
+    t.add_argument("--noise", type=_whole(0, 127), default=0, help="int8 noise amplitude added to stream samples")
 
     k = sub.add_parser("costs", help="time single layers under QEMU and fit each CPU's cost table (boards/cpus/)")
     k.add_argument("--cpu", action="append", help="a CPU to measure (repeatable; default: every emulated CPU)")
-    k.add_argument("--plot", type=Path, default=Path("generated/costs.png"), help="predicted vs measured (PNG)")
+    k.add_argument("--plot", type=_new_file, default=Path("generated/costs.png"), help="predicted vs measured (PNG)")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
 
     b = sub.add_parser("bench", help="instructions, arena and flash of single layers and zoo models on each core "
                        "under QEMU (generated/bench/)")
     b.add_argument("--cpu", action="append", help="a core to measure (repeatable; default: M4, M7, M55, M0)")
     b.add_argument("--model", action="append", help="a zoo model (repeatable; default: all)")
-    b.add_argument("--out", type=Path, default=Path("generated"), help="output root (default: generated)")
+    b.add_argument("--out", type=_output_root, default=Path("generated"), help="output root (default: generated)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
 
     z = sub.add_parser("zoo", help="list the zoo's models and the built-in datasets, or a model file's exit points")
@@ -371,6 +432,7 @@ def _validate(args) -> None:
     from .device import conformance, link
 
     board = boards.get(args.board)
+    link.check_port(args.port)
     build = _open(args)
     device = link.Link(args.port, baud=args.baud or board.uart.baud)
     try:
@@ -402,8 +464,9 @@ def _fail_on_differences(result, shown: int = 20) -> None:
 
 def _monitor(args, edge: bool = False) -> None:
     from .hardware import boards
-    from .device import conformance, monitor
+    from .device import conformance, link, monitor
 
+    link.check_port(args.port)
     baud = args.baud or (boards.get(args.board).uart.baud if args.board else 115200)
     build = expectation = None
     if args.name:
@@ -462,6 +525,7 @@ def _flash(args) -> None:
     from .firmware import flash, image
 
     board = boards.get(args.board)
+    flash.check_tool(board)
     if args.image:
         elf, digest = args.image, None
     else:
@@ -522,8 +586,13 @@ def _bench(args) -> None:
     print(f"wrote {path} and results.md" + ("" if regressions else "; no regression against the previous run"))
 
 
+def _terminated(signum, frame):
+    raise SystemExit(EXIT_TERMINATED)  # unwinds like Ctrl-C: half-written outputs are removed
+
+
 def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
+    signal.signal(signal.SIGTERM, _terminated)
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,

@@ -26,20 +26,19 @@ wrong type are errors that name the file and the key.
 """
 
 import functools
-import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .decision import riskcontrol
 from .decision.calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
-from .decision.mechanisms import MECHANISMS
-from .errors import EennError
-from .frontend import heads, zoo
+from .decision.mechanisms import DEEP, DISTANCES, MECHANISMS
+from .errors import EennError, check_choice, check_range
+from .limits import MAX_COUNT
+from .frontend import data, heads, zoo
 from .frontend.heads import HeadSpec
 from .frontend.training import TrainingConfig
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+from .util import fields, paths
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,15 @@ class DataConfig:
     test_fraction: float = 0.2
     label_column: str = "label"
     sample_shape: "tuple | None" = None
+
+    def validate(self) -> "DataConfig":
+        data.check_fractions(self.calib_fraction, self.test_fraction)
+        if self.sample_shape is not None and not (
+                self.sample_shape and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
+                                          for d in self.sample_shape)):
+            raise EennError(f"data.sample_shape {list(self.sample_shape)}: must be positive whole numbers, "
+                            "e.g. [40, 1]")
+        return self
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,24 @@ class DecisionConfig:
     distance: str = "l1"
     max_run: int = 16
     deep: str = "cascade"
+
+    def validate(self, num_exits: int) -> "DecisionConfig":
+        check_choice("decision.mechanism", self.mechanism, MECHANISMS)
+        check_choice("decision.distance", self.distance, DISTANCES)
+        check_choice("decision.deep", self.deep, DEEP)
+        check_range("decision.patience", self.patience, 1, MAX_COUNT)
+        check_range("decision.tau", self.tau, 0, MAX_COUNT)
+        check_range("decision.max_run", self.max_run, 0, MAX_COUNT)
+        if self.threshold is not None:
+            values = self.threshold if isinstance(self.threshold, tuple) else (self.threshold,)
+            if isinstance(self.threshold, tuple) and len(values) != num_exits:
+                raise EennError(f"decision.threshold: {len(values)} thresholds for {num_exits} early exits; give "
+                                "one number for all, or a list with one per early exit")
+            entropy = self.mechanism == "entropy"
+            for value in values:
+                check_range("decision.threshold", value, 0, None if entropy else 1,
+                            "nats of entropy" if entropy else "a probability")
+        return self
 
 
 @dataclass(frozen=True)
@@ -130,8 +156,10 @@ class Project:
         return tuple(HeadSpec(f, w) for f, w in zip(families, widths))
 
     def validate(self) -> "Project":
-        if not _NAME.match(self.name):
+        if not paths.is_plain_name(self.name):
             raise EennError(f"project name '{self.name}' must be letters, digits, '.', '_' or '-'")
+        check_range("seed", self.seed, 0, MAX_COUNT)
+        self.data.validate()
         entry = self.entry
         unknown = [p for p in self.exit_points if p not in entry.exit_points]
         if unknown:
@@ -142,6 +170,7 @@ class Project:
         if self.decision.mechanism not in MECHANISMS:
             raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
                             f"expected one of {', '.join(MECHANISMS)}")
+        self.decision.validate(len(self.exit_points))
         self.training.resolved(entry.pretrained).validate(len(self.exit_points) + 1)
         self.deployment.validate(len(self.exit_points) + 1)
         if self.calibration.method != NO_CALIBRATION:
@@ -156,37 +185,6 @@ _SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfi
              "calibration": CalibrationConfig, "deployment": DeploymentConfig}
 
 
-def _typed(source: str, key: str, value, annotation: str):
-    """Check a TOML value against a field's annotation (a string: these dataclasses use str hints)."""
-    allowed = annotation.strip('"').replace(" ", "").split("|")
-    if value is None and "None" in allowed:
-        return None
-    for kind in allowed:
-        if kind == "bool" and isinstance(value, bool):
-            return value
-        if isinstance(value, bool):
-            continue
-        if kind == "int" and isinstance(value, int):
-            return value
-        if kind == "float" and isinstance(value, (int, float)):
-            return float(value)
-        if kind == "str" and isinstance(value, str):
-            return value
-        if kind == "tuple" and isinstance(value, list):
-            return tuple(value)
-    raise EennError(f"{source}: '{key}' must be {' or '.join(a for a in allowed if a != 'None')}, got {value!r}")
-
-
-def _section(source: str, cls, table: dict, prefix: str):
-    known = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in fields(cls)}
-    values = {}
-    for key, value in table.items():
-        if key not in known:
-            raise EennError(f"{source}: unknown key '{prefix}{key}'; expected one of {', '.join(known)}")
-        values[key] = _typed(source, prefix + key, value, known[key])
-    return cls(**values)
-
-
 def load(path: "Path | None" = None, **changes) -> Project:
     """The project described by a TOML file (the defaults when `path` is None), with `changes`
     (see `override`) applied, validated: an error names the file."""
@@ -198,6 +196,13 @@ def load(path: "Path | None" = None, **changes) -> Project:
             doc = tomllib.load(f)
     except FileNotFoundError:
         raise EennError(f"{path}: no such project file") from None
+    except IsADirectoryError:
+        raise EennError(f"{path}: a directory, not a file; give the project file (.toml)") from None
+    except OSError as e:
+        raise EennError(f"{path}: cannot read the project file ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise EennError(f"{path}: not a text file; a project file is TOML text (see README, 'Options and the "
+                        "project file')") from None
     except tomllib.TOMLDecodeError as e:
         raise EennError(f"{path}: not valid TOML ({e})") from None
     return _validated(override(from_document(doc, str(path)), **changes), str(path))
@@ -220,9 +225,9 @@ def from_document(doc: dict, source: str) -> Project:
         if key in _SECTIONS:
             if not isinstance(value, dict):
                 raise EennError(f"{source}: '{key}' must be a table ([{key}])")
-            sections[key] = _section(source, _SECTIONS[key], value, f"{key}.")
+            sections[key] = fields.from_table(_SECTIONS[key], value, source, f"{key}.")
         elif key in ("name", "seed"):
-            top[key] = _typed(source, key, value, "str" if key == "name" else "int")
+            top[key] = fields.typed(source, key, value, "str" if key == "name" else "int")
         else:
             raise EennError(f"{source}: unknown key '{key}'; expected name, seed, or a table {', '.join(_SECTIONS)}")
     return Project(**top, **sections)

@@ -52,3 +52,6 @@ def frame_bytes(payload: int) -> int:
     (a zero byte becomes a code byte and saves one)."""
     body = 1 + payload + 4
     return body + max(1, math.ceil(body / 254)) + 1
+
+
+MAX_FRAME_BYTES = frame_bytes(PROTOCOL["max_payload"])  # on the wire, terminator included

@@ -6,9 +6,11 @@ TCP socket (`socket://127.0.0.1:PORT`). Frames are COBS-encoded, zero-terminated
 with a CRC-32 of their type and payload.
 """
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import serial
@@ -16,9 +18,7 @@ from cobs import cobs
 
 from ..errors import EennError
 from ..protocol import (ACK, ANSWER_FIELDS, COST_UNITS, EDGE_ANSWER, ERROR, ERRORS, INFO, INFO_FIELDS, INFO_REQUEST,
-                        NO_RESULT, PROTOCOL_VERSION, RECORD, RECORD_FIELDS, RESET, ROUTES, SAMPLE)
-
-
+                        MAX_FRAME_BYTES, NO_RESULT, PROTOCOL_VERSION, RECORD, RECORD_FIELDS, RESET, ROUTES, SAMPLE)
 
 class LinkError(EennError):
     pass
@@ -132,31 +132,74 @@ def close_port(port) -> None:
 class FrameReader:
     """Frames out of a byte stream fed in pieces: each complete frame comes out as
     (type, payload), or as (None, raw bytes) if it fails to decode, and reading resumes at the
-    next frame boundary."""
+    next frame boundary. A frame longer than `limit` bytes comes out as (None, its first 64
+    bytes) as soon as it passes the limit, and the rest of it is skipped: memory stays bounded
+    and each byte is looked at once."""
 
-    def __init__(self):
+    def __init__(self, limit: int = MAX_FRAME_BYTES):
+        self.limit = limit
         self.pending = bytearray()
+        self.overlong = False  # skipping the rest of a frame that passed the limit
 
     def discard(self) -> None:
         """Forget a partial frame (the link was lost in the middle of it)."""
         self.pending.clear()
+        self.overlong = False
+
+    def _extend(self, piece, frames: list) -> None:
+        if self.overlong:
+            return
+        self.pending += piece
+        if len(self.pending) >= self.limit:
+            frames.append((None, bytes(self.pending[:64])))
+            self.pending.clear()
+            self.overlong = True
 
     def feed(self, data: bytes) -> list:
-        self.pending += data
-        *complete, rest = self.pending.split(b"\0")
-        self.pending = bytearray(rest)
         frames = []
-        for raw in complete:
-            if raw:
+        view, start = memoryview(data), 0
+        while (end := data.find(b"\0", start)) >= 0:
+            self._extend(view[start:end], frames)
+            if self.pending and not self.overlong:
                 try:
-                    frames.append(decode(bytes(raw)))
+                    frames.append(decode(bytes(self.pending)))
                 except LinkError:
-                    frames.append((None, bytes(raw)))
+                    frames.append((None, bytes(self.pending)))
+            self.pending.clear()
+            self.overlong = False
+            start = end + 1
+        self._extend(view[start:], frames)
         return frames
+
+
+def check_port(url: str) -> None:
+    """Refuse a port that is no serial device: a path that does not exist, or a file or device
+    that is not a terminal. A pyserial URL (socket://, rfc2217://, loop://) is pyserial's to check."""
+    if "://" in url:
+        return
+    path = Path(url)
+    if not path.exists():
+        raise EennError(f"{url}: no such serial port; plug the board in (ls /dev/ttyACM* /dev/ttyUSB*) or give a "
+                        "pyserial URL (socket://HOST:PORT)")
+    if not path.is_char_device():
+        raise EennError(f"{url}: not a serial port (a {'directory' if path.is_dir() else 'regular file'}); give "
+                        "the board's device, e.g. /dev/ttyACM0")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as e:
+        raise EennError(f"{url}: cannot open the serial port ({e.strerror}); is it yours to use (group "
+                        "dialout)?") from None
+    try:
+        if not os.isatty(fd):
+            raise EennError(f"{url}: not a serial port (a device that is not a terminal); give the board's device, "
+                            "e.g. /dev/ttyACM0")
+    finally:
+        os.close(fd)
 
 
 class Link:
     def __init__(self, url: str, baud: int = 115200, timeout: float = 10.0):
+        check_port(url)
         try:
             self.port = serial.serial_for_url(url, baudrate=baud, timeout=timeout)
         except (serial.SerialException, ValueError) as e:
@@ -175,10 +218,12 @@ class Link:
         """The next non-empty frame; raises LinkError on a timeout or a closed link."""
         while True:
             try:
-                frame = self.port.read_until(b"\0")
+                frame = self.port.read_until(b"\0", MAX_FRAME_BYTES)
             except serial.SerialException as e:
                 raise LinkError(f"{self.url}: link lost ({e}); last bytes: {bytes(self.received[-64:])!r}") from None
             self.received = (self.received + frame)[-256:]
+            if len(frame) == MAX_FRAME_BYTES and not frame.endswith(b"\0"):
+                raise LinkError(f"{self.url}: a frame longer than the protocol allows ({MAX_FRAME_BYTES} bytes)")
             if not frame.endswith(b"\0"):
                 raise LinkTimeout(f"{self.url}: no answer within {self.port.timeout} s; "
                                 f"last bytes: {bytes(self.received[-64:])!r}")

@@ -19,7 +19,7 @@ from ..errors import EennError
 from ..protocol import INFO, OFFLOAD, RECORD, TEXT
 from . import runlog
 from .conformance import Expectation
-from .link import FrameReader, LinkError, close_port, parse_info, parse_record
+from .link import FrameReader, LinkError, check_port, close_port, parse_info, parse_record
 
 RETRY_SECONDS = 0.5
 READ_TIMEOUT = 0.2
@@ -159,6 +159,7 @@ class Monitor:
     def run(self, records: "int | None" = None, seconds: "float | None" = None, show=None) -> Tally:
         """Read until `records` records have come, `seconds` have passed, or Ctrl-C; `show(tally)`
         is called a few times a second."""
+        check_port(self.url)  # a port that exists and goes away is waited for; one that never was is refused
         deadline = None if seconds is None else time.monotonic() + seconds
         shown = 0.0
         try:

@@ -18,9 +18,22 @@ from ..errors import EennError
 from .link import Link, LinkError
 
 QEMU = "qemu-system-arm"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 CONNECT_SECONDS = 10.0
 CYCLES_PER_INSTRUCTION = 1.0  # assumed when turning QEMU's instruction counts into cycles
 FIRMWARE_STATUS = {3: "the firmware faulted", 4: "the firmware took an unexpected interrupt"}  # hal.h
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGKILL when eenn dies, however it dies
+    (Linux's PR_SET_PDEATHSIG; elsewhere the emulator is ended by `close` only)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -59,7 +72,8 @@ class Emulator:
         self._output = ""
         self.link = None
         self.process = subprocess.Popen(qemu_command(elf, machine, spec), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        preexec_fn=_die_with_parent)
         try:
             if serial == "pty":
                 self.url = self._pty_path()

@@ -26,7 +26,6 @@ class RunLog:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.file = open(self.path, "a")
         except OSError as e:
@@ -68,14 +67,59 @@ def record_entry(record, label: "int | None" = None, expected: "dict | None" = N
     return entry
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_TEXT = (lambda v: isinstance(v, str), "text")
+_WHOLE = (_whole, "a whole number")
+_LIST = (lambda v: isinstance(v, list), "a list")
+_REQUIRED = {"info": {"board": _TEXT, "build_id": _TEXT, "model_digest": _TEXT, "stages": _WHOLE,
+                      "classes": _WHOLE, "cost_unit": _TEXT},
+             "record": {"sequence": _WHOLE, "probs": _LIST, "cost": _LIST, "cost_unit": _TEXT}}
+
+
+def _check(entry: dict, info: "dict | None", where: str) -> None:
+    """The fields `eenn report` reads, of the types and sizes the log's info line allows."""
+    def wrong(key, expected):
+        raise EennError(f"{where}: {entry['kind']} field '{key}' must be {expected}, got {entry.get(key)!r}")
+
+    for key, (valid, expected) in _REQUIRED.get(entry["kind"], {}).items():
+        if not valid(entry.get(key)):
+            wrong(key, expected)
+    if entry["kind"] == "info":
+        for key in ("stages", "classes"):
+            if entry[key] < 1:
+                wrong(key, "at least 1")
+        return
+    if entry["kind"] != "record":
+        return
+    stages, classes = (info["stages"], info["classes"]) if info else (None, None)
+    for key, count in (("exit", stages), ("class", classes), ("label", classes)):
+        value = entry.get(key)
+        if value is not None and (not _whole(value) or value < 0 or (count is not None and value >= count)):
+            raise EennError(f"{where}: record field '{key}' {value!r} is not " + (
+                f"one of 0..{count - 1}" if count else "a whole number or null"))
+    probs, cost = entry["probs"], entry["cost"]
+    if not all(_whole(p) and -128 <= p <= 127 for p in probs) or (classes and len(probs) != classes):
+        wrong("probs", f"{classes or 'C'} int8 levels (-128..127)")
+    if not all(_whole(c) and c >= 0 for c in cost):
+        wrong("cost", "a list of counts")
+    if stages is not None and len(cost) > stages:
+        raise EennError(f"{where}: {len(cost)} costs for {stages} stages (the log's info line says {stages})")
+
+
 def read(path: Path) -> list:
-    """The entries of a log file; an unfinished last line is left out."""
+    """The entries of a log file, each checked; an unfinished last line is left out."""
     try:
         text = Path(path).read_text()
+    except UnicodeDecodeError:
+        raise EennError(f"{path}: not a text file; a log is JSON lines written by eenn validate, emulate or "
+                        "monitor --log") from None
     except OSError as e:
         raise EennError(f"cannot read the log {path}: {e}") from None
     lines = text.split("\n")
-    entries = []
+    entries, info = [], None
     for number, line in enumerate(lines[:-1], 1):  # the part after the last newline is unfinished
         if not line.strip():
             continue
@@ -85,5 +129,7 @@ def read(path: Path) -> list:
             raise EennError(f"{path}:{number}: not a log line ({e.msg})") from None
         if not isinstance(entry, dict) or "kind" not in entry:
             raise EennError(f"{path}:{number}: not a log line (no 'kind')")
+        _check(entry, info, f"{path}:{number}")
+        info = entry if entry["kind"] == "info" else info
         entries.append(entry)
     return entries

@@ -127,18 +127,33 @@ def _program_with_pyocd(board: Board, elf: Path, probe: "str | None", progress: 
         bar.close()
 
 
+def _check_flashable(board: Board) -> None:
+    if board.flash.tool == "none":
+        raise EennError(f"{board.name} is not flashed by eenn: {board.flash.note or 'see its board file'}")
+
+
+def _check_installed(board: Board) -> None:
+    tool = board.flash.tool
+    if tool != "pyocd" and shutil.which(tool) is None:
+        raise EennError(f"{tool} not found: {board.name} is flashed with {tool}; {INSTALL_HINTS[tool]}")
+
+
+def check_tool(board: Board) -> None:
+    """Refuse a board that eenn cannot flash here (before an image is built for it)."""
+    _check_flashable(board)
+    _check_installed(board)
+
+
 def flash(board: Board, elf: Path, probe: "str | None" = None, model_digest: "bytes | None" = None,
           progress: bool = True) -> Identity:
     """Check `elf` against `board` and program it with the board's tool; returns what was flashed."""
-    tool = board.flash.tool
-    if tool == "none":
-        raise EennError(f"{board.name} is not flashed by eenn: {board.flash.note or 'see its board file'}")
+    _check_flashable(board)
     found = check_image(elf, board, model_digest)
+    _check_installed(board)
+    tool = board.flash.tool
     if tool == "pyocd":
         _program_with_pyocd(board, elf, probe, progress)
         return found
-    if shutil.which(tool) is None:
-        raise EennError(f"{tool} not found: {board.name} is flashed with {tool}; {INSTALL_HINTS[tool]}")
     done = subprocess.run(command(board, elf, probe), capture_output=True, text=True)
     if done.returncode:
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]

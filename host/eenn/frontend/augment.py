@@ -26,6 +26,32 @@ BLOCK_CONTINUES = ("BatchNormalization", "LayerNormalization", "ReLU", "Activati
 DEFAULT_EXITS = 2
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_container(path: Path) -> None:
+    """Refuse, before Keras reads it, a file that cannot be a saved model: a .keras file is a zip
+    archive holding config.json (what model.save writes), an .h5 file an HDF5 file."""
+    import zipfile
+
+    with open(path, "rb") as f:
+        head = f.read(8)
+    problem = None
+    if path.suffix == ".h5":
+        if head != HDF5_SIGNATURE:
+            problem = "not an HDF5 file, which a legacy .h5 model is"
+    elif not head.startswith(b"PK"):
+        problem = "not a zip archive, which model.save() writes" + (" (the file is empty)" if not head else "")
+    elif not zipfile.is_zipfile(path):
+        problem = "a zip archive cut short (truncated: copy or download it again)"
+    else:
+        with zipfile.ZipFile(path) as z:
+            if "config.json" not in z.namelist():
+                problem = "a zip archive without config.json, so not one that model.save() wrote"
+    if problem:
+        raise EennError(f"{path}: not a Keras model file: {problem}")
+
+
 def load(path: Path):
     """The functional Keras model in a model file (a Sequential one is wrapped as functional)."""
     import keras
@@ -38,6 +64,7 @@ def load(path: Path):
         raise EennError(f"{path}: a model file is {' or '.join(SUFFIXES)}")
     if not path.exists():
         raise EennError(f"{path}: no such model file")
+    _check_container(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types; the first line says what failed

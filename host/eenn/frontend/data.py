@@ -6,12 +6,14 @@ Every loader returns a `Dataset` whose arrays are checked once here, at the boun
 
 import csv
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EennError
+from ..limits import MAX_FEATURE
 
 SPLIT_NAMES = ("train", "calib", "test")
 
@@ -67,8 +69,9 @@ class Split:
         return h.hexdigest()
 
 
-def _checked(source: str, x, y, num_classes=None, x_name="x", y_name="y") -> Dataset:
-    """Convert and validate one (x, y) pair; errors name `source` and the array."""
+def _checked(source: str, x, y, num_classes=None, x_name="x", y_name="y", complete: bool = True) -> Dataset:
+    """Convert and validate one (x, y) pair; errors name `source` and the array. Labels are
+    0..C-1 (C: `num_classes`, else the largest label + 1), each class present when `complete`."""
     x = np.asarray(x)
     y = np.asarray(y)
     where = f"{source}: array '{x_name}'"
@@ -81,6 +84,10 @@ def _checked(source: str, x, y, num_classes=None, x_name="x", y_name="y") -> Dat
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         bad = int(np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0][0])
         raise EennError(f"{where} contains NaN or inf (first at sample {bad})")
+    largest = float(np.max(np.abs(x)))
+    if largest > MAX_FEATURE:
+        raise EennError(f"{where} holds values up to {largest:.3g}, too wide a range for int8 quantization to keep "
+                        f"any resolution; scale the features (to [0, 1] or unit variance) to within ±{MAX_FEATURE:g}")
     where = f"{source}: array '{y_name}'"
     if y.ndim != 1:
         raise EennError(f"{where} has rank {y.ndim}; expected one integer label per sample (rank 1)")
@@ -100,6 +107,14 @@ def _checked(source: str, x, y, num_classes=None, x_name="x", y_name="y") -> Dat
         raise EennError(f"{where} has label {int(y.max())}, out of range for {num_classes} classes")
     if num_classes < 2:
         raise EennError(f"{where} has a single class; a classifier needs at least 2")
+    present = np.unique(y)
+    if complete and len(present) < num_classes:
+        if present[0] > 0 and len(present) == present[-1] - present[0] + 1:
+            raise EennError(f"{where} has labels {present[0]}..{present[-1]}; expected 0..C-1 (subtract "
+                            f"{present[0]} from every label)")
+        missing = sorted(set(range(num_classes)) - set(present.tolist()))
+        raise EennError(f"{where} has no sample of class {missing[0]} (labels 0..{num_classes - 1}); labels must "
+                        "be 0..C-1 with every class present")
     return Dataset(source, x.astype(np.float32), y, int(num_classes))
 
 
@@ -128,18 +143,38 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42) -> Dataset:
 BUILTIN = {"digits": load_digits, "mnist1d": load_mnist1d}
 
 
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or an empty archive
+
+
+def _check_archive(path: Path) -> None:
+    """A clear refusal of a file that is not a zip archive, before numpy tries it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise EennError(f"{path}: no such file") from None
+    except OSError as e:
+        raise EennError(f"{path}: cannot read it ({e.strerror})") from None
+    if not head:
+        raise EennError(f"{path}: an empty file; expected an .npz archive of arrays x and y (numpy.savez)")
+    if head not in ZIP_SIGNATURES:
+        raise EennError(f"{path}: not an .npz archive (numpy.savez writes one: a zip of .npy arrays); for a table "
+                        "of numbers use a .csv file")
+
+
 def load_npz(path: Path) -> "Dataset | Split":
     """Arrays x, y (split later by seed), or pre-split x_train/y_train, x_calib/y_calib, x_test/y_test.
 
     With only train and test given, the calibration part is carved out of train by the split.
     """
     path = Path(path)
+    _check_archive(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise EennError(f"{path}: no such file") from None
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise EennError(f"{path}: not a readable .npz file ({e})") from None
     src = str(path)
     if "x" in arrays or "y" in arrays:
@@ -160,9 +195,10 @@ def load_npz(path: Path) -> "Dataset | Split":
             f"{src}: expected arrays 'x' and 'y', or 'x_train', 'y_train', 'x_test', 'y_test' "
             f"(and optionally 'x_calib', 'y_calib'); found: {', '.join(sorted(arrays)) or 'none'}"
         )
-    checked = {name: _checked(src, x, y, None, f"x_{name}", f"y_{name}") for name, (x, y) in parts.items()}
-    num_classes = max(d.num_classes for d in checked.values())
-    checked = {name: Dataset(src, d.x, d.y, num_classes) for name, d in checked.items()}
+    labels = [y for _, y in parts.values() if np.asarray(y).size]
+    num_classes = int(max(np.max(y) for y in labels)) + 1 if labels else None
+    checked = {name: _checked(src, x, y, num_classes, f"x_{name}", f"y_{name}", complete=name == "train")
+               for name, (x, y) in parts.items()}
     shapes = {d.sample_shape for d in checked.values()}
     if len(shapes) > 1:
         raise EennError(f"{src}: splits have different sample shapes {sorted(shapes)}")
@@ -184,7 +220,7 @@ def load_csv(path: Path, label_column: str = "label", sample_shape=None) -> Data
     except FileNotFoundError:
         raise EennError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise EennError(f"{path}: not a readable CSV file ({e})") from None
+        raise EennError(f"{path}: not a readable text CSV file ({e})") from None
     rows = [r for r in rows if r and any(c.strip() for c in r)]
     if not rows:
         raise EennError(f"{path}: empty file; expected a header row and one sample per row")
@@ -228,6 +264,15 @@ def load(source: str, **options) -> "Dataset | Split | dict":
     raise EennError(f"{source}: unsupported file type '{path.suffix}'; expected .npz or .csv")
 
 
+def check_fractions(calib_fraction: float, test_fraction: float) -> None:
+    for name, value in (("calib_fraction", calib_fraction), ("test_fraction", test_fraction)):
+        if not 0 < value < 1:
+            raise EennError(f"data.{name} {value}: must be between 0 and 1 (the share of the samples it takes)")
+    if calib_fraction + test_fraction >= 1:
+        raise EennError(f"data.calib_fraction {calib_fraction} and data.test_fraction {test_fraction}: the fractions "
+                        "sum to 1 or more and leave nothing to train on")
+
+
 def split(data, seed: int = 0, calib_fraction: float = 0.2, test_fraction: float = 0.2) -> Split:
     """Deterministic, stratified where possible: the same seed always gives the same split."""
     from sklearn.model_selection import train_test_split
@@ -248,10 +293,7 @@ def split(data, seed: int = 0, calib_fraction: float = 0.2, test_fraction: float
     if isinstance(data, dict):  # pre-split train and test: carve calibration out of train
         train, calib = cut(data["train"], calib_fraction, 1)
         return Split(train, calib, data["test"])
-    if not (0 < calib_fraction < 1 and 0 < test_fraction < 1 and calib_fraction + test_fraction < 1):
-        raise EennError(
-            f"split fractions calib={calib_fraction}, test={test_fraction} must be in (0, 1) with a sum below 1"
-        )
+    check_fractions(calib_fraction, test_fraction)
     rest, test = cut(data, test_fraction, 0)
     train, calib = cut(rest, calib_fraction / (1 - test_fraction), 1)
     return Split(train, calib, test)

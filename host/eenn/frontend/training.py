@@ -9,13 +9,14 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import EennError
+from ..errors import EennError, check_choice, check_range
+from ..limits import MAX_BATCH_SIZE, MAX_EPOCHS
+from ..util import atomic
 from . import heads
 from .data import Split
 
@@ -41,15 +42,19 @@ class TrainingConfig:
         return replace(self, mode=mode)
 
     def validate(self, num_exits: int) -> None:
-        if self.mode is not None and self.mode not in TRAINING_MODES:
-            raise EennError(f"training mode '{self.mode}' is unknown; expected one of {', '.join(TRAINING_MODES)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise EennError(f"training epochs ({self.epochs}) and batch size ({self.batch_size}) must be at least 1")
-        if not self.learning_rate > 0:
-            raise EennError(f"training learning rate must be positive, got {self.learning_rate}")
+        if self.mode is not None:
+            check_choice("training.mode", self.mode, TRAINING_MODES)
+        check_range("training.epochs", self.epochs, 1, MAX_EPOCHS)
+        check_range("training.batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        check_range("training.learning_rate", self.learning_rate, 0, 1)
+        if self.learning_rate == 0:
+            raise EennError("training.learning_rate 0.0: must be positive")
         w = self.exit_loss_weights
-        if w is not None and (len(w) != num_exits or any(x < 0 for x in w)):
-            raise EennError(f"exit_loss_weights {list(w)} must be {num_exits} non-negative numbers, one per exit")
+        if w is not None:
+            if len(w) != num_exits:
+                raise EennError(f"training.exit_loss_weights {list(w)}: needs {num_exits} numbers, one per exit")
+            for weight in w:
+                check_range("training.exit_loss_weights", weight, 0)
 
 
 def _progress_bar(total: int, desc: str):
@@ -143,16 +148,8 @@ def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, se
 
 def save(model, path: Path) -> None:
     """A Keras model file written whole or not at all."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".keras")
-    os.close(fd)
-    try:
+    with atomic.replaced_file(path) as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def train_backbone(entry, split: Split, cfg: TrainingConfig, seed: int, progress: bool = True):

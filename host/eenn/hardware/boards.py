@@ -5,11 +5,12 @@ particular board.
 """
 
 import tomllib
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import resources
 from ..errors import EennError
+from ..util import fields
 
 BOARDS_DIR = resources.boards_dir()
 UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
@@ -104,33 +105,49 @@ class Board:
         return Uart(e.uart_driver, e.uart_base, self.uart.baud, self.uart.tx_pin, self.uart.rx_pin)
 
 
-def _section(cls, table: dict, where: str):
-    """Build dataclass `cls` from a TOML table: required fields present, no unknown keys."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise EennError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
-    missing = [f.name for f in fields(cls) if f.name not in table and f.default is MISSING]
-    if missing:
-        raise EennError(f"{where}: missing '{missing[0]}'")
-    return cls(**table)
+_POSITIVE = {"memory": ("flash_bytes", "ram_bytes"), "uart": ("baud",), "power": ("active_mw", "supply_v"),
+             "emulation": ("systick_hz",), "": ("clock_hz",)}  # section ("": top level): keys that must be > 0
+_ADDRESSES = {"memory": ("flash_origin", "ram_origin"), "uart": ("base",),
+              "emulation": ("uart_base", "flash_origin", "ram_origin")}  # 32-bit addresses
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise EennError(f"{path}: not a text file; a board file is TOML text (see boards/README.md)") from None
+    except OSError as e:
+        raise EennError(f"{path}: cannot read the board file ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise EennError(f"{path}: not valid TOML ({e})") from None
+
+
+def _check_numbers(path: Path, section: str, table) -> None:
+    where = f"{path} [{section}]" if section else str(path)
+    for key in _POSITIVE.get(section, ()):
+        value = getattr(table, key, None)
+        if value is not None and value <= 0:
+            raise EennError(f"{where}: '{key}' must be positive, got {value}")
+    for key in _ADDRESSES.get(section, ()):
+        value = getattr(table, key)
+        if not 0 <= value < 1 << 32:
+            raise EennError(f"{where}: '{key}' must be a 32-bit address, got {value:#x}")
 
 
 def load(path: Path) -> Board:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise EennError(f"{path}: {e}") from None
+    raw = _read(path)
     nested = {"memory": Memory, "uart": Uart, "cost": Cost, "flash": Flash, "power": Power, "emulation": Emulation}
     for key, cls in nested.items():
         if key in raw:
-            raw[key] = _section(cls, raw[key], f"{path} [{key}]")
-    raw["aliases"] = tuple(raw.get("aliases", ()))
-    raw["cflags"] = tuple(raw.get("cflags", ()))
-    if "flash" in raw:
-        raw["flash"] = replace(raw["flash"], scripts=tuple(raw["flash"].scripts))
-    board = _section(Board, raw, str(path))
+            if not isinstance(raw[key], dict):
+                raise EennError(f"{path}: '{key}' must be a table ([{key}])")
+            raw[key] = fields.from_table(cls, raw[key], f"{path} [{key}]")
+            _check_numbers(path, key, raw[key])
+    raw.setdefault("aliases", [])
+    raw.setdefault("cflags", [])
+    board = fields.from_table(Board, raw, str(path))
+    _check_numbers(path, "", board)
     board = replace(board, kernels=board.kernels or ("dsp" if board.cpu in DSP_CORES else "portable"))
     if board.kernels not in KERNEL_PATHS:
         raise EennError(f"{path}: kernels must be one of {', '.join(KERNEL_PATHS)}, not '{board.kernels}'")
@@ -149,17 +166,33 @@ def load(path: Path) -> Board:
 
 
 def all_boards() -> list:
+    """Every board of boards/, each file checked (a broken one names itself)."""
     return [load(p) for p in sorted(BOARDS_DIR.glob("*.toml"))]
 
 
+def _names(path: Path) -> tuple:
+    """The name and aliases a board file answers to, read without checking the rest of it (a
+    file that cannot even say that answers to its file name only)."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return (path.stem,)
+    aliases = raw.get("aliases", [])
+    names = [raw.get("name", path.stem), *(aliases if isinstance(aliases, list) else [])]
+    return tuple(n for n in names if isinstance(n, str))
+
+
 def get(name: str) -> Board:
-    """A board by name or alias, or a user's own board file (a path ending in .toml)."""
+    """A board by name or alias, or a user's own board file (a path ending in .toml). Only the
+    board asked for is checked: a broken file of boards/ breaks no other board."""
     if name.endswith(".toml"):
         if not Path(name).is_file():
             raise EennError(f"{name}: no such board file (a board is a name, an alias or a .toml file)")
         return load(Path(name))
-    for board in all_boards():
-        if name == board.name or name in board.aliases:
-            return board
-    known = ", ".join(f"{b.name}" + (f" ({', '.join(b.aliases)})" if b.aliases else "") for b in all_boards())
+    files = sorted(BOARDS_DIR.glob("*.toml"))
+    for path in files:
+        if name in _names(path):
+            return load(path)
+    known = ", ".join(names[0] + (f" ({', '.join(names[1:])})" if names[1:] else "")
+                      for names in map(_names, files))
     raise EennError(f"unknown board '{name}'; known boards: {known}")

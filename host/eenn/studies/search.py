@@ -35,7 +35,8 @@ from .. import pipeline, project
 from ..codegen import features
 from ..costs import predict
 from ..decision import mechanisms
-from ..errors import EennError
+from ..errors import EennError, check_choice, check_range
+from ..limits import MAX_EPOCHS
 from ..firmware import image
 from ..frontend import training
 from ..frontend.heads import HeadSpec
@@ -62,6 +63,18 @@ class SearchConfig:
     epochs: int = 30  # head training per trial
     population: int = 10  # NSGA-II's generation size: its first generation is random sampling
     seed: int = 0
+
+    def validate(self) -> "SearchConfig":
+        check_range("search trials", self.trials, 1)
+        check_choice("search objective", self.objective, OBJECTIVES)
+        check_range("search max_loss", self.max_loss, 0, 1)
+        if self.max_macs is not None:
+            check_range("search max_macs", self.max_macs, 1)
+        if self.min_accuracy is not None:
+            check_range("search min_accuracy", self.min_accuracy, 0, 1)
+        check_range("search epochs", self.epochs, 1, MAX_EPOCHS)
+        check_range("search population", self.population, 2, why="NSGA-II breeds pairs")
+        return self
 
 
 def prepare_backbone(base: project.Project, directory: Path, progress: bool = True) -> Path:
@@ -148,6 +161,20 @@ def storage_url(storage: "str | None", directory: Path) -> str:
     return storage or f"sqlite:///{(Path(directory) / 'study.db').resolve()}"
 
 
+def check_storage(storage: "str | None") -> None:
+    """Refuse a storage URL that SQLAlchemy cannot parse or has no database driver for."""
+    if storage is None:
+        return
+    import sqlalchemy
+
+    try:
+        sqlalchemy.engine.make_url(storage).get_dialect()
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise EennError(f"--storage '{storage}' is not a database URL SQLAlchemy can open ({first}); e.g. "
+                        "postgresql://user@host/db or sqlite:///study.db") from None
+
+
 def open_study(name: str, storage, seed: int, population: int = SearchConfig.population, attempts: int = 5):
     """The study `name` in `storage`, made if new. Workers starting together on a fresh database
     race to create its tables; the loser tries again."""
@@ -185,12 +212,11 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     """Run trials until the study has `config.trials` finished ones; return the study."""
     from tqdm import tqdm
 
+    board = boards.get(config.validate().board)
+    check_storage(storage)
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # Keras' notes on retracing between trials are not the user's
-    board = boards.get(config.board)
-    if config.objective not in OBJECTIVES:
-        raise EennError(f"unknown objective '{config.objective}'; known: {', '.join(OBJECTIVES)}")
     if config.objective == "energy" and board.power is None:
         raise EennError(f"board {board.name} has no power figure: search with --objective cycles or macs")
     table = predict.load(board.cpu)  # a missing or stale cost table stops the search before any training

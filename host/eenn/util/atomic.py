@@ -7,19 +7,31 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .paths import as_user_made, remove_stale, temporary_prefix
 
-def write_bytes(path: Path, data: bytes) -> None:
+
+@contextlib.contextmanager
+def replaced_file(path: Path):
+    """Yield a temporary path beside `path`, with its suffix, for a writer that takes a file
+    name; on success the file replaces `path`, on any exception it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=path.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield Path(tmp)
+        as_user_made(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with replaced_file(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -38,11 +50,13 @@ def staged_directory(final: Path):
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    remove_stale(final.parent)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=temporary_prefix(final)))
+    as_user_made(tmp, directory=True)
     try:
         yield tmp
         if final.exists():
-            old = final.with_name(f".{final.name}.old")
+            old = final.with_name(f"{temporary_prefix(final)}old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
             os.replace(tmp, final)

@@ -1,0 +1,6 @@
+"""Bounds on what a user may ask for, checked before any work starts."""
+
+MAX_EPOCHS = 10_000  # more would train for weeks
+MAX_BATCH_SIZE = 1 << 16
+MAX_COUNT = (1 << 31) - 1  # seeds, patience, tau, run lengths: an int32 on the device
+MAX_FEATURE = 1e6  # larger input values leave int8 quantization with too little resolution (and overflow)
