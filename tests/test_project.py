@@ -87,7 +87,7 @@ def test_the_deployment_section_sets_the_split(tmp_path):
 
 @pytest.mark.parametrize("text, changes, message", [
     ("[deployment]\nsplit = 5\n", {}, "deployment.split 5: the stages are 0 to 2"),
-    ('[decision]\nmechanism = "vote"\n', {}, "decision mechanism 'vote' is unknown"),
+    ('[decision]\nmechanism = "vote"\n', {}, "decision.mechanism 'vote' is unknown"),
     ("", {"model.exits": ("block2", "block1")}, "in network order"),
 ])
 def test_the_project_is_validated_once_on_loading_and_errors_name_the_file(tmp_path, text, changes, message):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import EennError
-from .limits import MAX_COUNT, MAX_EPOCHS
+from .limits import MAX_COUNT, MAX_EPOCHS, MAX_STREAM_STEPS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 BOARD_HELP = "board name or alias (see boards/), or a board file of your own (.toml)"
@@ -221,8 +221,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--per-exit", action="store_true", default=None, help="a threshold per early exit")
     c.add_argument("--threshold", type=_thresholds, help="temporal mechanisms: the confidence cascade's "
                    "threshold(s), set by hand (default: the project's; none: no cascade)")
-    c.add_argument("--streams", type=_whole(1), help="temporal mechanisms: calibration streams (default 100)")
-    c.add_argument("--stream-steps", type=_whole(1), help="temporal mechanisms: steps per stream (default 40)")
+    c.add_argument("--streams", type=_whole(1, MAX_STREAM_STEPS),
+                   help="temporal mechanisms: calibration streams (default 100)")
+    c.add_argument("--stream-steps", type=_whole(1, MAX_STREAM_STEPS),
+                   help="temporal mechanisms: steps per stream (default 40)")
 
     g = sub.add_parser("generate", help="generate the C sources of a build's stages (generated/NAME/src/)")
     _build_location(g)
@@ -285,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_location(t)
     t.add_argument("--stream", action="store_true", help="on a stream of scenes made from the test split")
     t.add_argument("--stream-file", type=Path, help="on a recorded stream (.npz or .csv)")
-    t.add_argument("--steps", type=_whole(1), default=2000, help="stream length (default 2000)")
+    t.add_argument("--steps", type=_whole(1, MAX_STREAM_STEPS), default=2000, help="stream length (default 2000)")
     t.add_argument("--seed", type=_whole(0, MAX_COUNT), default=0)
     t.add_argument("--noise", type=_whole(0, 127), default=0, help="int8 noise amplitude added to stream samples")
 

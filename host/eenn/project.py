@@ -167,9 +167,6 @@ class Project:
                             f"candidates: {', '.join(entry.exit_points)}")
         heads.check_order(self.exit_points, entry.exit_points)  # candidates come in network order
         heads.per_exit(self.head, len(self.exit_points))
-        if self.decision.mechanism not in MECHANISMS:
-            raise EennError(f"decision mechanism '{self.decision.mechanism}' is unknown; "
-                            f"expected one of {', '.join(MECHANISMS)}")
         self.decision.validate(len(self.exit_points))
         self.training.resolved(entry.pretrained).validate(len(self.exit_points) + 1)
         self.deployment.validate(len(self.exit_points) + 1)

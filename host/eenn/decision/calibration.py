@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import EennError
+from ..errors import EennError, check_range
+from ..limits import MAX_STREAM_STEPS
 from ..tflite.reference import Records
 from ..util import plots
 from . import mechanisms, riskcontrol, risks, streams
@@ -62,8 +63,9 @@ class CalibrationConfig:
             raise EennError(f"thresholds per exit apply to {', '.join(THRESHOLD_MECHANISMS)}, not {mechanism}")
         if not 0 <= self.headroom <= 1:
             raise EennError(f"calibration headroom must be in [0, 1], got {self.headroom}")
-        if mechanism in TEMPORAL and (self.streams < 1 or self.stream_steps < 1):
-            raise EennError("calibration streams and their steps must be at least 1")
+        if mechanism in TEMPORAL:
+            check_range("calibration.streams", self.streams, 1, MAX_STREAM_STEPS)
+            check_range("calibration.stream_steps", self.stream_steps, 1, MAX_STREAM_STEPS)
         return self
 
 

@@ -20,6 +20,7 @@ from ..errors import EennError
 from ..protocol import (ACK, ANSWER_FIELDS, COST_UNITS, EDGE_ANSWER, ERROR, ERRORS, INFO, INFO_FIELDS, INFO_REQUEST,
                         MAX_FRAME_BYTES, NO_RESULT, PROTOCOL_VERSION, RECORD, RECORD_FIELDS, RESET, ROUTES, SAMPLE)
 
+
 class LinkError(EennError):
     pass
 

@@ -7,7 +7,8 @@ order, the backbone's own classifier last. Output k is named `exit{k}`.
 import re
 from dataclasses import asdict, dataclass
 
-from ..errors import EennError
+from ..errors import EennError, check_range
+from ..limits import MAX_HEAD_WIDTH
 
 HEADS = ("dense", "conv")
 
@@ -28,8 +29,7 @@ def per_exit(heads, count: int) -> tuple:
     for head in heads:
         if head.family not in HEADS:
             raise EennError(f"unknown head family '{head.family}'; expected one of {', '.join(HEADS)}")
-        if not isinstance(head.width, int) or head.width < 1:
-            raise EennError(f"model.head_width must be at least 1, got {head.width}")
+        check_range("model.head_width", head.width, 1, MAX_HEAD_WIDTH)
     return heads
 
 
