@@ -27,8 +27,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import xlogy
-from scipy.stats import binom
 
 from ..errors import EennError
 
@@ -39,6 +37,9 @@ _BISECTIONS = 40
 
 def hoeffding_bentkus_pvalue(mean, n: int, alpha):
     """p-value of H0: E[loss] > alpha for the mean of n losses in [0, 1] (Bates et al., RCPS)."""
+    from scipy.special import xlogy  # scipy.stats takes half a second to load: only when calibrating
+    from scipy.stats import binom
+
     mean, alpha = np.asarray(mean, np.float64), np.asarray(alpha, np.float64)
     a = np.minimum(mean, alpha)
     kl = xlogy(a, a / alpha) + xlogy(1 - a, (1 - a) / (1 - alpha))

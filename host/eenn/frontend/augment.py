@@ -54,8 +54,6 @@ def _check_container(path: Path) -> None:
 
 def load(path: Path):
     """The functional Keras model in a model file (a Sequential one is wrapped as functional)."""
-    import keras
-
     path = Path(path)
     if path.is_dir():
         raise EennError(f"{path}: a SavedModel directory holds a TensorFlow graph, not Keras layers, so it cannot be "
@@ -65,6 +63,8 @@ def load(path: Path):
     if not path.exists():
         raise EennError(f"{path}: no such model file")
     _check_container(path)
+    import keras
+
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types; the first line says what failed
@@ -165,10 +165,10 @@ def weights_digest(model) -> str:
 def entry(path: Path) -> ZooEntry:
     """A model entry for a model file: its shapes, candidate exits and a builder that clones
     it (weights included) for any batch size."""
+    path = Path(path)
+    model = load(path)  # checked before Keras is imported
     import keras
 
-    path = Path(path)
-    model = load(path)
     candidates = candidate_points(model, str(path))
     if not candidates:
         raise EennError(f"{path}: no layer where the network narrows to one tensor of rank 2 to 4; "
