@@ -8,12 +8,14 @@ inputs, ready for the TFLM chain, the generated C and the device.
 """
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EennError
+from ..frontend import data
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,12 @@ def load(path: Path) -> Stream:
     .csv with columns `stream`, `order`, `label` and the sample's int8 values."""
     path = Path(path)
     if path.suffix == ".npz":
+        data.check_npz(path)
         try:
             with np.load(path, allow_pickle=False) as f:
                 x, y = f["x"], f["y"]
                 ids = f["stream"] if "stream" in f.files else np.zeros(len(y), np.int64)
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise EennError(f"{path}: not a stream file with x and y ({e})") from None
     elif path.suffix == ".csv":
         x, y, ids = _read_csv(path)
@@ -89,8 +92,10 @@ def _read_csv(path: Path):
             reader = csv.DictReader(f)
             rows = list(reader)
             header = reader.fieldnames or []
-    except OSError as e:
-        raise EennError(f"{path}: {e}") from None
+    except FileNotFoundError:
+        raise EennError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise EennError(f"{path}: not a readable text CSV file ({e})") from None
     missing = [c for c in ("stream", "order", "label") if c not in header]
     if missing:
         raise EennError(f"{path}: missing column '{missing[0]}' (needs stream, order, label and the sample values)")

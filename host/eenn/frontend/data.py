@@ -146,8 +146,9 @@ BUILTIN = {"digits": load_digits, "mnist1d": load_mnist1d}
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or an empty archive
 
 
-def _check_archive(path: Path) -> None:
-    """A clear refusal of a file that is not a zip archive, before numpy tries it."""
+def check_npz(path: Path) -> None:
+    """A clear refusal of a missing or empty file, or one that is not a zip archive, before numpy
+    tries it (numpy would call a text file pickled data)."""
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -168,7 +169,7 @@ def load_npz(path: Path) -> "Dataset | Split":
     With only train and test given, the calibration part is carved out of train by the split.
     """
     path = Path(path)
-    _check_archive(path)
+    check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
