@@ -2,6 +2,7 @@
 frozen backbone (its own output unchanged), and the augmented network through quantization
 and code generation with zero mismatches against TFLM."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +179,50 @@ def test_zoo_command_lists_a_model_files_exit_points(model_files):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "stem, res1, pool1, res2  res1, pool1" in r.stdout
+
+
+def _unsupported_1d(keras, layers):
+    """A 1-D model of the kind trained for sensors, with layers eenn has no kernel for yet."""
+    inp = keras.Input((40, 1))
+    a = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv_a")(inp)
+    b = layers.Conv1D(8, 5, padding="same", activation="sigmoid", name="gate")(a)
+    x = layers.Concatenate(name="join")([a, b])
+    x = layers.GlobalMaxPooling1D(name="gmp")(x)
+    return keras.Model(inp, layers.Dense(4, activation="softmax", name="out")(x))
+
+
+def _recurrent(keras, layers):
+    inp = keras.Input((40, 1))
+    x = layers.Conv1D(8, 3, activation="relu", name="conv")(inp)
+    return keras.Model(inp, layers.Dense(4, activation="softmax")(layers.LSTM(8, name="memory")(x)))
+
+
+@pytest.mark.parametrize("make, named", [
+    (_unsupported_1d, [r"LOGISTIC from layer 'gate'", r"CONCATENATION from layer 'join'",
+                       r"REDUCE_MAX from layer 'gmp'"]),
+    (_recurrent, [r"recurrent layer 'memory' \(LSTM\)"]),
+])
+def test_layers_without_kernels_are_named_before_any_training(tmp_path, make, named):
+    import subprocess
+    import sys
+
+    import keras
+    from keras import layers
+
+    make(keras, layers).save(tmp_path / "m.keras")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.random((80, 40, 1)).astype(np.float32), y=np.arange(80) % 4)
+    for command in (["zoo", "--model-file", "m.keras"], ["build", "--model-file", "m.keras", "--dataset", "d.npz"]):
+        r = subprocess.run([sys.executable, "-m", "eenn.cli", *command], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        for pattern in named:
+            assert re.search(pattern, r.stderr), r.stderr
+    assert not (tmp_path / "generated").exists()  # refused before training wrote its cache
+
+
+@pytest.mark.parametrize("name", ["digits-cnn", "mnist1d-cnn"])
+def test_the_zoo_backbones_have_every_kernel(name):
+    from eenn.frontend import support, zoo
+
+    entry = zoo.get(name)
+    assert support.unsupported(entry.build(entry.input_shape, 10, None)) == []

@@ -14,6 +14,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import EennError
+from . import support
 from .zoo import ZooEntry
 
 SUFFIXES = (".keras", ".h5")
@@ -173,6 +174,7 @@ def entry(path: Path) -> ZooEntry:
     if not candidates:
         raise EennError(f"{path}: no layer where the network narrows to one tensor of rank 2 to 4; "
                         "there is nowhere to attach an exit")
+    support.check(model, str(path))  # before any training: every layer must become code
     digest = weights_digest(model)
     input_shape = tuple(model.inputs[0].shape[1:])
     num_classes = int(model.outputs[0].shape[-1])

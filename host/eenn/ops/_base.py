@@ -40,13 +40,17 @@ class KernelCall:
 
 
 class Refusal(EennError):
-    pass
+    """An op the kernels cannot run; `problem` says why, without the op's place."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
 
 
 def refuse(graph: Graph, op: Op, stage: int, problem: str):
     names = lambda ts: ", ".join(f"'{graph.tensors[t].name}'" for t in ts if t >= 0)  # noqa: E731
     raise Refusal(f"stage {stage}, op {op.index} ({op.kind}): {problem} "
-                  f"[inputs {names(op.inputs)}; outputs {names(op.outputs)}]")
+                  f"[inputs {names(op.inputs)}; outputs {names(op.outputs)}]", problem)
 
 
 class OpView:
