@@ -193,3 +193,17 @@ def test_two_workers_share_a_study_through_postgresql(searched, postgres, tmp_pa
     assert len({t.user_attrs.get("worker") for t in finished if t.state.name == "COMPLETE"}) == 2
     assert all(t.user_attrs["summary"]["exits"] for t in finished if t.state.name == "COMPLETE")
     assert "chosen: trial" in results[0][0] and "chosen: trial" in results[1][0]
+
+
+def test_a_trial_that_cannot_be_built_is_infeasible_and_the_search_goes_on(monkeypatch, tmp_path):
+    import optuna
+
+    def refuse(*_, **__):
+        raise EennError("stage 0 hands 2 tensors to later stages")
+
+    monkeypatch.setattr(pipeline, "build", refuse)
+    trial = optuna.trial.FixedTrial({"exit:block1": True, "head:block1": "dense", "headroom": 0.0})
+    with pytest.raises(optuna.TrialPruned, match="cannot be built: stage 0 hands 2 tensors"):
+        search.evaluate(trial, project.Project(), tmp_path / "backbone.keras", ("block1",), search.SearchConfig(),
+                        None, None, tmp_path)
+    assert trial.user_attrs["refused"] == "stage 0 hands 2 tensors to later stages"

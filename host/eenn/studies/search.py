@@ -112,14 +112,20 @@ def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, co
              board: boards.Board, table: predict.Table, directory: Path) -> tuple:
     """Build the trial's EENN and return (accuracy, expected cost) on the calibration split."""
     proj = _trial_project(trial, base, backbone, candidates, config.epochs)
-    built = pipeline.build(proj, directory, progress=False, log=lambda *_: None).build
+    try:
+        built = pipeline.build(proj, directory, progress=False, log=lambda *_: None).build
+        generated, _ = pipeline.generate(built)
+    except EennError as e:  # this design cannot become firmware (e.g. a stage boundary of two tensors)
+        import optuna
+
+        trial.set_user_attr("refused", str(e))
+        raise optuna.TrialPruned(f"cannot be built: {e}") from None
     manifest = built.manifest
     calib = built.records("calib")
     cumulative = manifest.cumulative_macs
     spec = manifest.decision.spec
     results = {"calib": mechanisms.evaluate(calib, spec, cumulative, manifest.full_model_macs),
                "test": manifest.metrics.policy}
-    generated, _ = pipeline.generate(built)
     instructions = [table.instructions(features.stage_kernels(s.segments)) for s in generated.stages]
     for split in ("calib", "test"):
         cost = predict.on_board(board, predict.expected(results[split]["exit_histogram"], instructions))
@@ -300,6 +306,10 @@ def report(study, name: str, config: SearchConfig, out_root: Path = Path("genera
     the chosen trial as a project file); the table as text and the chosen trial."""
     directory = study_directory(out_root, name)
     text = table(study)
+    refused = [t for t in study.get_trials(deepcopy=False) if "refused" in t.user_attrs]
+    if refused:
+        text += (f"\n{len(refused)} trial(s) could not be built and count as infeasible; trial {refused[0].number}: "
+                 f"{refused[0].user_attrs['refused']}")
     atomic.write_text(directory / "pareto.txt", text + "\n")
     chosen = choose(feasible_front(study), config.max_loss)
     plot(study, f"{name}: {config.trials} trials", directory / "pareto.png", chosen)
