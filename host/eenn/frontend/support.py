@@ -72,7 +72,10 @@ def check(model, source: str) -> None:
     if recurrent:
         raise EennError(f"{source}: recurrent layer {', '.join(recurrent)}: eenn generates code for feed-forward "
                         "networks only; replace it with Conv1D layers (and pooling) over the sequence")
-    found = unsupported(model)
+    try:
+        found = unsupported(model)
+    except EennError as e:  # the int8 conversion itself failed
+        raise EennError(f"{source}: {e}") from None
     if found:
         listed = "; ".join(f"{kind} from layer '{layer}' ({why}" + (f"; use {_HINTS[kind]}" if kind in _HINTS else "")
                            + ")" for kind, layer, why in found)
