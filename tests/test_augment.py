@@ -225,4 +225,5 @@ def test_the_zoo_backbones_have_every_kernel(name):
     from eenn.frontend import support, zoo
 
     entry = zoo.get(name)
-    assert support.unsupported(entry.build(entry.input_shape, 10, None)) == []
+    model, batch1 = (entry.build(entry.input_shape, 10, batch) for batch in (None, 1))
+    assert support.unsupported(model, batch1) == []

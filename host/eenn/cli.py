@@ -434,9 +434,8 @@ def _validate(args) -> None:
     from .device import conformance, link
 
     board = boards.get(args.board)
-    link.check_port(args.port)
     build = _open(args)
-    device = link.Link(args.port, baud=args.baud or board.uart.baud)
+    device = link.Link(args.port, baud=args.baud or board.uart.baud)  # refuses a port that is no serial device
     try:
         with _optional_log(args.log) as log:
             result = conformance.run(device, build, args.samples, progress=not args.quiet, board=board, log=log)

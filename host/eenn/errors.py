@@ -1,5 +1,7 @@
 """The one exception the CLI turns into a one-line message and a nonzero exit."""
 
+import math
+
 
 class EennError(Exception):
     """A problem with the user's input or environment, explained in one line.
@@ -14,8 +16,6 @@ class EennError(Exception):
 def check_range(name: str, value, low=None, high=None, why: str = ""):
     """`value` if it is a finite number within [low, high] (either bound may be None), else an
     EennError naming `name`; `why` explains the bound."""
-    import math
-
     reason = None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         reason = "must be a number"

@@ -174,7 +174,6 @@ def entry(path: Path) -> ZooEntry:
     if not candidates:
         raise EennError(f"{path}: no layer where the network narrows to one tensor of rank 2 to 4; "
                         "there is nowhere to attach an exit")
-    support.check(model, str(path))  # before any training: every layer must become code
     digest = weights_digest(model)
     input_shape = tuple(model.inputs[0].shape[1:])
     num_classes = int(model.outputs[0].shape[-1])
@@ -186,6 +185,8 @@ def entry(path: Path) -> ZooEntry:
         clone = keras.models.clone_model(model, input_tensors=keras.Input(input_shape, batch_size=batch_size))
         clone.set_weights(model.get_weights())
         return clone
+
+    support.check(model, build(input_shape, num_classes, 1), str(path))  # before any training: every layer to code
 
     return ZooEntry(f"{path.name}#{digest}", input_shape, num_classes, None, candidates, spread(candidates), build,
                     f"model file {path}", final_softmax=not ends_in_softmax(model), pretrained=True, digest=digest)

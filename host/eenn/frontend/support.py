@@ -26,10 +26,6 @@ _HINTS = {
 }
 
 
-def _layer_names(model) -> set:
-    return {layer.name for layer in model.layers}
-
-
 def _layer_of(tensor_name: str, names: set) -> str:
     """The Keras layer an op's output tensor comes from. The converter names tensors by the
     layer's call scope, the layer's name with a counter appended (layer 'conv1d' is scope
@@ -43,16 +39,13 @@ def _layer_of(tensor_name: str, names: set) -> str:
     return "?"
 
 
-def unsupported(model) -> list:
+def unsupported(model, batch1_model) -> list:
     """(op kind, Keras layer, why) of every op of `model`'s int8 conversion that eenn cannot
-    lower, each kind and layer once."""
-    import keras
-
+    lower, each kind and layer once; `batch1_model` is its architecture with batch size 1."""
     shape = tuple(model.inputs[0].shape[1:])
-    batch1 = keras.models.clone_model(model, input_tensors=keras.Input(shape, batch_size=1))
     samples = np.random.default_rng(0).random((CHECK_SAMPLES, *shape), dtype=np.float32)
-    graph = ir.read(quantize.to_int8_tflite(model, batch1, samples))
-    names, found = _layer_names(model), {}
+    graph = ir.read(quantize.to_int8_tflite(model, batch1_model, samples))
+    names, found = {layer.name for layer in model.layers}, {}
     for op in graph.ops:
         layer = _layer_of(graph.tensors[op.outputs[0]].name, names)
         if op.kind not in ops.OPS:
@@ -65,7 +58,7 @@ def unsupported(model) -> list:
     return [(kind, layer, why) for (kind, layer), why in found.items()]
 
 
-def check(model, source: str) -> None:
+def check(model, batch1_model, source: str) -> None:
     """Refuse, in one line, a model with a layer or op that eenn cannot generate code for."""
     recurrent = [f"'{layer.name}' ({type(layer).__name__})" for layer in model.layers
                  if type(layer).__name__ in RECURRENT]
@@ -73,7 +66,7 @@ def check(model, source: str) -> None:
         raise EennError(f"{source}: recurrent layer {', '.join(recurrent)}: eenn generates code for feed-forward "
                         "networks only; replace it with Conv1D layers (and pooling) over the sequence")
     try:
-        found = unsupported(model)
+        found = unsupported(model, batch1_model)
     except EennError as e:  # the int8 conversion itself failed
         raise EennError(f"{source}: {e}") from None
     if found:

@@ -40,8 +40,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_SWEPT = set()  # directories this process has cleaned already
+
+
 def remove_stale(directory: Path) -> None:
-    """Remove the temporary files and directories in `directory` whose process has died."""
+    """Remove the temporary files and directories in `directory` whose process has died (once
+    per directory and process: what a process that dies later leaves, the next run removes)."""
+    directory = Path(directory).resolve()
+    if directory in _SWEPT:
+        return
+    _SWEPT.add(directory)
     try:
         entries = list(Path(directory).iterdir())
     except OSError:
