@@ -15,7 +15,7 @@ SPLIT ?=
 IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test install-check build generate firmware emulate flash validate monitor edge partition search costs bench clean
+.PHONY: setup apt-packages test test-models install-check build generate firmware emulate flash validate monitor edge partition search costs bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -37,7 +37,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 ## listed (pytest's "no tests collected" exits 5 and fails the target)
 TEST_WORKERS ?= 2
 test: setup
-	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15 tests
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15 -m "not models" tests
+
+## test-models: models from keras.applications (MobileNetV2, MobileNetV3Small with and without minimalistic,
+## MobileNet) end to end on the emulated board, every record identical to TFLM (about 2 minutes; .ci/run runs it)
+test-models: setup
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist load -m models tests
 
 ## install-check: the wheel, installed with the locked dependencies into a fresh virtual environment, builds,
 ## generates, makes nrf52 firmware and emulates in an empty directory (a few minutes; .ci/run runs it)

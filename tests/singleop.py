@@ -4,7 +4,8 @@ Models are written by `eenn.codegen.singleop.single`. The hypothesis strategies 
 random, valid model of one op kind that the TFLM interpreter accepts and runs:
 
     conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add,
-    reshape, softmax
+    reshape, softmax, mul, concatenation, reduce_max, squeeze, expand_dims, and the
+    element-wise ops of one input (LOOKUP_KINDS)
 
 Each returns a `SingleOp`; `STRATEGIES` maps its op kind (the builtin op name, as
 `eenn.tflite.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
@@ -292,6 +293,107 @@ def softmax(draw) -> SingleOp:
     return _single("SOFTMAX", schema.BuiltinOptions.SoftmaxOptions, schema.SoftmaxOptionsT(beta=1.0), [x, y])
 
 
+# LOGISTIC and TANH take one output quantization only, as TFLM requires
+FIXED_OUTPUT = {"LOGISTIC": ((SOFTMAX_SCALE,), (-128,)), "TANH": ((float(np.float32(1 / 128)),), (0,))}
+LOOKUP_KINDS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "QUANTIZE")
+
+
+def elementwise_shapes():
+    return st.one_of(nhwc(), st.tuples(st.just(1), st.integers(1, 64)))
+
+
+@st.composite
+def _lookup(draw, kind: str) -> SingleOp:
+    """An element-wise op of one input, any shape; its own output quantization where TFLM allows."""
+    shape = draw(elementwise_shapes())
+    x = draw(activation("input", shape, 1e-3, 0.2))
+    y = (Tensor("output", shape, INT8, *FIXED_OUTPUT[kind]) if kind in FIXED_OUTPUT
+         else draw(output_activation(shape, rms(x))))
+    if kind == "HARD_SWISH" and y.scale[0] <= x.scale[0] / 128:  # TFLM takes no finer output scale
+        y = Tensor("output", shape, INT8, (float(np.float32(x.scale[0] / 64)),), y.zero_point)
+    options_type, options = schema.BuiltinOptions.NONE, None
+    if kind == "LEAKY_RELU":
+        alpha = float(np.float32(draw(st.floats(0.01, 0.99))))
+        options_type, options = schema.BuiltinOptions.LeakyReluOptions, schema.LeakyReluOptionsT(alpha=alpha)
+    return _single(kind, options_type, options, [x, y])
+
+
+def lookup(kind: str):
+    return lambda: _lookup(kind)
+
+
+@st.composite
+def mul(draw) -> SingleOp:
+    """MUL of [1,H,W,C] by a tensor of its shape, by [1,1,1,C] (either side), or by one constant value."""
+    shape = draw(nhwc())
+    a = draw(activation("input_a", shape))
+    form = draw(st.sampled_from(["same", "channels", "channels_first", "constant"]))
+    if form == "constant":
+        (scale,) = draw(scales(1, 1e-3, 0.1))
+        b = Tensor("constant", (), INT8, (scale,), (draw(zero_points()),),
+                   data=np.array(draw(st.integers(-128, 127)), np.int8))
+    else:
+        b = draw(activation("input_b", shape if form == "same" else (1, 1, 1, shape[3])))
+    if form == "channels_first":
+        a, b = b, a
+    spread = rms(a) * rms(b)
+    y = draw(output_activation(shape, spread))
+    options = schema.MulOptionsT(fusedActivationFunction=draw(fused_activations()))
+    return _single("MUL", schema.BuiltinOptions.MulOptions, options, [a, b, y])
+
+
+@st.composite
+def concatenation(draw) -> SingleOp:
+    """CONCATENATION of 1..4 tensors of rank 2..4 along any axis but the batch (as a negative axis
+    too), all of one quantization (TFLM requires it)."""
+    shape = list(draw(st.sampled_from([(1, 9), (1, 5, 7), (1, 4, 3, 5)])))
+    rank = len(shape)
+    axis = draw(st.integers(1, rank - 1))
+    shape = [1] + [draw(st.integers(1, n)) for n in shape[1:]]
+    sizes = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    y_scale, y_zp = draw(scales(1)), (draw(zero_points()),)
+    xs = [Tensor(f"input_{k}", tuple(size if d == axis else n for d, n in enumerate(shape)), INT8, y_scale, y_zp)
+          for k, size in enumerate(sizes)]
+    out = tuple(sum(sizes) if d == axis else n for d, n in enumerate(shape))
+    y = Tensor("output", out, INT8, y_scale, y_zp)
+    written_axis = axis - rank if draw(st.booleans()) else axis
+    options = schema.ConcatenationOptionsT(axis=written_axis)
+    return _single("CONCATENATION", schema.BuiltinOptions.ConcatenationOptions, options, [*xs, y])
+
+
+@st.composite
+def reduce_max(draw) -> SingleOp:
+    """REDUCE_MAX over the spatial axes of [1,H,W,C] or [1,N,C], keepDims either way; one quantization."""
+    shape = draw(st.one_of(nhwc(), st.tuples(st.just(1), spatial(), channels())))
+    x = draw(activation("input", shape))
+    spatial_axes = list(range(1, len(shape) - 1))
+    keep = draw(st.booleans())
+    out_shape = (1, *([1] * len(spatial_axes)), shape[-1]) if keep else (1, shape[-1])
+    y = Tensor("output", out_shape, INT8, x.scale, x.zero_point)
+    options = schema.ReducerOptionsT(keepDims=keep)
+    return _single("REDUCE_MAX", schema.BuiltinOptions.ReducerOptions, options,
+                   [x, constant_int32("axis", spatial_axes), y])
+
+
+@st.composite
+def squeeze(draw) -> SingleOp:
+    """SQUEEZE [1,1,1,C] -> [1,C]."""
+    c = draw(channels())
+    x = draw(activation("input", (1, 1, 1, c)))
+    y = Tensor("output", (1, c), INT8, x.scale, x.zero_point)
+    return _single("SQUEEZE", schema.BuiltinOptions.SqueezeOptions, schema.SqueezeOptionsT(squeezeDims=[1, 2]),
+                   [x, y])
+
+
+@st.composite
+def expand_dims(draw) -> SingleOp:
+    """EXPAND_DIMS [1,N,C] -> [1,1,N,C], the axis a constant input (what Conv1D lowers through)."""
+    x = draw(activation("input", (1, draw(spatial()), draw(channels()))))
+    y = Tensor("output", (1, 1, *x.shape[1:]), INT8, x.scale, x.zero_point)
+    return _single("EXPAND_DIMS", schema.BuiltinOptions.ExpandDimsOptions, schema.ExpandDimsOptionsT(),
+                   [x, constant_int32("axis", [1]), y])
+
+
 STRATEGIES = {
     "CONV_2D": conv2d,
     "DEPTHWISE_CONV_2D": depthwise_conv2d,
@@ -302,6 +404,12 @@ STRATEGIES = {
     "ADD": add,
     "RESHAPE": reshape,
     "SOFTMAX": softmax,
+    "MUL": mul,
+    "CONCATENATION": concatenation,
+    "REDUCE_MAX": reduce_max,
+    "SQUEEZE": squeeze,
+    "EXPAND_DIMS": expand_dims,
+    **{kind: lookup(kind) for kind in LOOKUP_KINDS},
 }
 
 

@@ -185,8 +185,10 @@ def _unsupported_1d(keras, layers):
     """A 1-D model of the kind trained for sensors, with layers eenn has no kernel for yet."""
     inp = keras.Input((40, 1))
     a = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv_a")(inp)
-    b = layers.Conv1D(8, 5, padding="same", activation="sigmoid", name="gate")(a)
-    x = layers.Concatenate(name="join")([a, b])
+    b = layers.Conv1D(8, 5, padding="same", name="conv_b")(a)
+    x = layers.Subtract(name="difference")([a, b])
+    x = layers.Cropping1D(2, name="crop")(x)
+    x = layers.Conv1DTranspose(8, 3, strides=2, name="upsample")(x)
     x = layers.GlobalMaxPooling1D(name="gmp")(x)
     return keras.Model(inp, layers.Dense(4, activation="softmax", name="out")(x))
 
@@ -198,8 +200,8 @@ def _recurrent(keras, layers):
 
 
 @pytest.mark.parametrize("make, named", [
-    (_unsupported_1d, [r"LOGISTIC from layer 'gate'", r"CONCATENATION from layer 'join'",
-                       r"REDUCE_MAX from layer 'gmp'"]),
+    (_unsupported_1d, [r"SUB from layer 'difference'", r"STRIDED_SLICE from layer 'crop'",
+                       r"TRANSPOSE_CONV from layer 'upsample'"]),
     (_recurrent, [r"recurrent layer 'memory' \(LSTM\)"]),
 ])
 def test_layers_without_kernels_are_named_before_any_training(tmp_path, make, named):

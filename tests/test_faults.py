@@ -162,3 +162,53 @@ def test_a_broken_board_file_breaks_only_itself(tmp_path, monkeypatch):
         boards.get("garbled")
     with pytest.raises(EennError, match=r"unknown board 'nrf99'; known boards: .*broken"):
         boards.get("nrf99")
+
+
+def _softmax(input_scale: float) -> bytes:
+    from eenn.codegen.singleop import INT8, SOFTMAX_SCALE, Tensor, single
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    tensors = [Tensor("logits", (1, 4), INT8, (input_scale,), (0,)), Tensor("probs", (1, 4), INT8, (SOFTMAX_SCALE,),
+                                                                           (-128,))]
+    return single("SOFTMAX", schema.BuiltinOptions.SoftmaxOptions, schema.SoftmaxOptionsT(beta=1.0), tensors)
+
+
+def _hard_swish_too_fine() -> bytes:
+    from eenn.codegen.singleop import INT8, Tensor, single
+
+    tensors = [Tensor("x", (1, 4), INT8, (0.5,), (0,)), Tensor("y", (1, 4), INT8, (0.001,), (0,))]
+    return single("HARD_SWISH", 0, None, tensors)
+
+
+@pytest.mark.parametrize("model, said", [
+    (lambda: _softmax(1e-9), r"stage 1: the TFLM interpreter aborts \(signal SIGABRT\) while preparing it"),
+    (_hard_swish_too_fine, r"stage 1: the TFLM interpreter cannot prepare it \(.+\)"),
+])
+def test_an_interpreter_abort_is_contained_and_names_the_stage(model, said):
+    """TFLM aborts the process on a softmax input scale below its range (a failed TFLITE_CHECK):
+    preparing the stages in a child process turns that into an error, as it does a failed Prepare."""
+    from eenn.tflite.reference import check_prepares
+
+    check_prepares([_softmax(0.1)])
+    with pytest.raises(EennError, match=said):
+        check_prepares([_softmax(0.1), model()])
+
+
+def test_a_softmax_scale_tflm_would_abort_on_is_refused_before_training(tmp_path):
+    """Logits that span almost nothing (weights scaled to nothing, as a deep random network's are):
+    named with the layer and the fix, in one line, before any training."""
+    import keras
+    import numpy as np
+
+    inp = keras.Input((8,))
+    model = keras.Model(inp, keras.layers.Dense(4, activation="softmax", name="out")(
+        keras.layers.Dense(16, activation="relu", name="hidden")(inp)))
+    kernel, bias = model.get_layer("out").get_weights()
+    model.get_layer("out").set_weights([kernel * 1e-9, bias * 0])
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "d.npz", x=np.random.default_rng(0).random((80, 8), dtype=np.float32), y=np.arange(80) % 4)
+    done = subprocess.run([sys.executable, "-m", "eenn.cli", "build", "--model-file", "m.keras", "--dataset", "d.npz"],
+                          cwd=tmp_path, env=user_environment(), capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "SOFTMAX from layer 'out'" in done.stderr and "train the model" in done.stderr
+    assert not (tmp_path / "generated").exists()

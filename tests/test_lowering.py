@@ -27,13 +27,13 @@ def _softmax(output_scale):
     return _single("SOFTMAX", schema.BuiltinOptions.SoftmaxOptions, schema.SoftmaxOptionsT(beta=1.0), tensors).tflite
 
 
-def _tanh():
-    tensors = [Tensor("x", (1, 4), INT8, (0.1,), (0,)), Tensor("y", (1, 4), INT8, (1 / 128,), (0,))]
-    return _single("TANH", 0, None, tensors).tflite
+def _abs():
+    tensors = [Tensor("x", (1, 4), INT8, (0.1,), (0,)), Tensor("y", (1, 4), INT8, (0.1,), (0,))]
+    return _single("ABS", 0, None, tensors).tflite
 
 
 @pytest.mark.parametrize("model, message", [
-    (_tanh, r"stage 0, op 0 \(TANH\): no kernel for this op .*\[inputs 'x'; outputs 'y'\]"),
+    (_abs, r"stage 0, op 0 \(ABS\): no kernel for this op .*\[inputs 'x'; outputs 'y'\]"),
     (lambda: _add(ACT.TANH), r"op 0 \(ADD\): fused activation TANH is not supported .*'left', 'right'"),
     (lambda: _add(dtype=INT16), r"op 0 \(ADD\): input 'left' has type int16"),
     (lambda: _softmax(0.01), r"op 0 \(SOFTMAX\): output quantization must be scale 1/256"),
@@ -50,7 +50,7 @@ def test_refusal_keeps_the_previous_sources(tmp_path):
     emit.generate([("stage0.tflite", _add())], out)
     before = {p.name: p.read_text() for p in out.iterdir()}
     with pytest.raises(Refusal):
-        emit.generate([("stage0.tflite", _tanh())], out)
+        emit.generate([("stage0.tflite", _abs())], out)
     assert {p.name: p.read_text() for p in out.iterdir()} == before
 
 

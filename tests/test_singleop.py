@@ -38,11 +38,18 @@ def expected_output_shape(g: ir.Graph) -> tuple:
         w = g.tensor(op.inputs[1]).shape
         assert math.prod(x) == w[1]
         return (1, w[0])
-    if op.kind == "MEAN":
-        return (1, 1, 1, x[3]) if o["keepDims"] else (1, x[3])
-    if op.kind == "RESHAPE":
+    if op.kind in ("MEAN", "REDUCE_MAX"):
+        return (1, *[1] * (len(x) - 2), x[-1]) if o["keepDims"] else (1, x[-1])
+    if op.kind in ("RESHAPE", "SQUEEZE"):
         return (1, math.prod(x))
-    return x  # ADD, SOFTMAX
+    if op.kind == "EXPAND_DIMS":
+        return (1, 1, *x[1:])
+    if op.kind == "MUL":
+        return tuple(np.broadcast_shapes(x, g.tensor(op.inputs[1]).shape))
+    if op.kind == "CONCATENATION":
+        axis = o["axis"] % len(x)
+        return tuple(sum(g.tensor(t).shape[axis] for t in op.inputs) if d == axis else n for d, n in enumerate(x))
+    return x  # ADD, SOFTMAX and the element-wise ops of one input
 
 
 @pytest.mark.parametrize("kind", list(STRATEGIES))

@@ -5,8 +5,9 @@
  * generator computes all parameters (padding, multipliers, shifts, activation range) on
  * the host; a kernel only loops. Tensors are NHWC, batch 1.
  *
- * Rows: the windowed kernels, ADD and MEAN compute the output rows [first_row, end_row)
- * only, so that the generator can interleave the ops of a fused segment row by row. A
+ * Rows: the windowed kernels, ADD, MEAN, REDUCE_MAX and the table lookup compute the output
+ * rows [first_row, end_row) only, so that the generator can interleave the ops of a fused
+ * segment row by row. A
  * tensor buffer holds `rows` rows: all of them, or fewer for a ring buffer between two
  * fused ops, where row y is at y % rows.
  *
@@ -169,6 +170,17 @@ typedef struct {
 void eenn_mean(const eenn_mean_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
                int32_t end_row);
 
+/* REDUCE_MAX over all axes but the channels, input and output of one quantization: the
+ * channel maxima gather in `scratch` (channels bytes, set at row 0), the output is written
+ * with the last row. */
+typedef struct {
+    int32_t count, channels;
+    int32_t rows, in_rows; /* rows of the input, rows its buffer holds */
+} eenn_reduce_max_params;
+
+void eenn_reduce_max(const eenn_reduce_max_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                     int32_t first_row, int32_t end_row);
+
 /* ADD of two tensors of one shape, each with its own quantization, in rows of row_size
  * values. */
 typedef struct {
@@ -184,6 +196,43 @@ typedef struct {
 
 void eenn_add(const eenn_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t first_row,
               int32_t end_row);
+
+/* An element-wise op of one int8 input (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6,
+ * QUANTIZE, MUL by a constant): the output of input value v is table[v + 128], computed on
+ * the host with TFLM's arithmetic; rows of row_size values. */
+typedef struct {
+    int32_t row_size;
+    int32_t in_rows, out_rows; /* rows each buffer holds */
+    const int8_t *table; /* [256] */
+} eenn_lookup_params;
+
+void eenn_lookup(const eenn_lookup_params *p, const int8_t *input, int8_t *output, int32_t first_row,
+                 int32_t end_row);
+
+/* CONCATENATION along one axis: for each of `outer` steps (the dimensions before the
+ * axis), sizes[k] values of input k, in input order. Bytes are copied as they are, as in
+ * TFLM. */
+typedef struct {
+    int32_t inputs;
+    int32_t outer;
+    const int32_t *sizes; /* [inputs] */
+} eenn_concatenation_params;
+
+void eenn_concatenation(const eenn_concatenation_params *p, const int8_t *const *inputs, int8_t *output);
+
+/* MUL of two tensors that broadcast (TFLM's 4-D broadcasting, batch 1): output position
+ * (h, w, c) reads input k at h * stride_h + w * stride_w + c * stride_c, a stride 0 where
+ * that input has size 1. */
+typedef struct {
+    int32_t out_h, out_w, out_c;
+    int32_t input1_stride_h, input1_stride_w, input1_stride_c;
+    int32_t input2_stride_h, input2_stride_w, input2_stride_c;
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} eenn_mul_params;
+
+void eenn_mul(const eenn_mul_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
 /* SOFTMAX over the last dimension, int8 in, int8 out (scale 1/256, zero point -128). */
 typedef struct {

@@ -17,7 +17,7 @@ from .errors import EennError
 from .frontend import data, heads, quantize, stages, training
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
-from .tflite.reference import StageChain, tflm_arena_bytes
+from .tflite.reference import StageChain, check_prepares, tflm_arena_bytes
 from .util import atomic
 
 REPORT = "report.txt"
@@ -96,6 +96,7 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
     full_macs = stages.full_model_macs(whole, num_exits)
 
     in_q = stage_list[0].input.quantization
+    check_prepares([s.tflite for s in stage_list])
     chain = StageChain([s.tflite for s in stage_list])
     records = {
         name: chain.run(quantize.quantize_input(part.x, in_q.scale[0], in_q.zero_point[0]),

@@ -102,7 +102,7 @@ def traces(seg: Segment) -> list:
     """The segment's calls' traces (overlap.trace), in the order it runs them."""
     if len(seg.calls) == 1:
         c = seg.calls[0]
-        return [overlap.trace(c, 0, c.rows) if c.rows is not None else None]
+        return [overlap.trace(c, 0, c.rows if c.rows is not None else 0)]  # a call without rows: one whole call
     return [overlap.trace(c, e[t], e[t + 1]) for t in range(seg.steps) for c, e in zip(seg.calls, seg.ends)
             if e[t + 1] > e[t]]
 

@@ -1,7 +1,8 @@
 """Single-op, full-int8 TFLite models built directly as flatbuffers (no TensorFlow).
 
 `build` writes any one-operator model through the schema's object API. The makers below
-(`conv2d`, `fully_connected`, `pool`, `mean`, `add`, `softmax`) give one layer of a chosen
+(`conv2d`, `fully_connected`, `pool`, `mean`, `reduce_max`, `logistic`, `mul`,
+`concatenation`, `add`, `softmax`) give one layer of a chosen
 shape with the quantization the converter produces for a ReLU network: inputs and outputs
 at zero point -128, weights symmetric per output channel, int32 biases, and scales that
 keep the int8 outputs spread. Weights come from a seeded generator, so a layer is the same
@@ -192,6 +193,45 @@ def mean(size: tuple, channels: int) -> Layer:
     options = schema.ReducerOptionsT(keepDims=False)
     tflite = single("MEAN", schema.BuiltinOptions.ReducerOptions, options, [x, axes, y])
     return Layer("MEAN", f"mean {size[0]}x{size[1]}x{channels}", tflite)
+
+
+def reduce_max(size: tuple, channels: int) -> Layer:
+    """REDUCE_MAX over the spatial axes of [1,H,W,C] (global max pooling)."""
+    x = _activation("input", (1, *size, channels))
+    y = Tensor("output", (1, channels), INT8, x.scale, x.zero_point)
+    axes = Tensor("axis", (2,), INT32, data=np.array([1, 2], np.int32))
+    options = schema.ReducerOptionsT(keepDims=False)
+    tflite = single("REDUCE_MAX", schema.BuiltinOptions.ReducerOptions, options, [x, axes, y])
+    return Layer("REDUCE_MAX", f"reduce max {size[0]}x{size[1]}x{channels}", tflite)
+
+
+def logistic(size: tuple, channels: int) -> Layer:
+    """LOGISTIC of [1,H,W,C] (every op of one input runs as the same table lookup)."""
+    x = _activation("input", (1, *size, channels), 0.05)
+    y = Tensor("output", x.shape, INT8, (SOFTMAX_SCALE,), (-128,))
+    tflite = single("LOGISTIC", schema.BuiltinOptions.NONE, None, [x, y])
+    return Layer("LOGISTIC", f"logistic {size[0]}x{size[1]}x{channels}", tflite)
+
+
+def mul(size: tuple, channels: int, broadcast: bool = False) -> Layer:
+    """MUL of [1,H,W,C] by a tensor of its shape or, broadcast, by [1,1,1,C] (squeeze and excite)."""
+    shape = (1, *size, channels)
+    a = _activation("input_a", shape)
+    b = _activation("input_b", (1, 1, 1, channels) if broadcast else shape, 2 * INPUT_SCALE)
+    y = _activation("output", shape, 2 * INPUT_SCALE)
+    options = schema.MulOptionsT(fusedActivationFunction=schema.ActivationFunctionType.NONE)
+    tflite = single("MUL", schema.BuiltinOptions.MulOptions, options, [a, b, y])
+    return Layer("MUL", f"mul {size[0]}x{size[1]}x{channels}" + (" by 1x1" if broadcast else ""), tflite)
+
+
+def concatenation(shape: tuple, sizes: tuple) -> Layer:
+    """CONCATENATION along the last axis of tensors of `shape` but for their last sizes."""
+    xs = [_activation(f"input_{k}", (*shape[:-1], n)) for k, n in enumerate(sizes)]
+    y = _activation("output", (*shape[:-1], sum(sizes)))
+    options = schema.ConcatenationOptionsT(axis=-1)
+    tflite = single("CONCATENATION", schema.BuiltinOptions.ConcatenationOptions, options, [*xs, y])
+    dims = "x".join(map(str, shape[1:-1]))
+    return Layer("CONCATENATION", f"concatenation {dims}x({'+'.join(map(str, sizes))})", tflite)
 
 
 def add(size: tuple, channels: int) -> Layer:

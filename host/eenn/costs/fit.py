@@ -42,6 +42,12 @@ def _fitting_layers() -> list:
         result += [singleop.pool(kind, size, c, k, s, pad) for size, c, k, s, pad in pools]
     result += [singleop.mean(size, c) for size, c in spatial]
     result += [singleop.add(size, c) for size, c in spatial]
+    result += [singleop.reduce_max(size, c) for size, c in spatial]
+    result += [singleop.logistic(size, c) for size, c in spatial]
+    result += [singleop.mul(size, c, broadcast) for size, c in spatial for broadcast in (False, True)]
+    result += [singleop.concatenation(shape, sizes) for shape, sizes in [
+        ((1, 8, 8, 4), (4, 4)), ((1, 16, 8), (8, 8)), ((1, 4, 4, 16), (16, 8, 8)), ((1, 64, 2), (2, 2)),
+        ((1, 2, 2, 32), (32, 32)), ((1, 10), (10, 20)), ((1, 32, 3), (3, 5, 1, 7))]]
     result += [singleop.softmax(depth, rows) for depth, rows in [(10, 1), (2, 1), (40, 1), (100, 1), (10, 4), (3, 16)]]
     return result
 

@@ -35,6 +35,11 @@ GUARANTEED_WITH_DELTA = ("ucb-hb", "ucb-wsr", "ltt-hb")
 _BISECTIONS = 40
 
 
+def _ratio(p, q):
+    """p / q for the Kullback-Leibler divergence, 1 where both are 0 (its term is 0 there)."""
+    return np.divide(p, q, out=np.ones_like(p), where=q > 0)
+
+
 def hoeffding_bentkus_pvalue(mean, n: int, alpha):
     """p-value of H0: E[loss] > alpha for the mean of n losses in [0, 1] (Bates et al., RCPS)."""
     from scipy.special import xlogy  # scipy.stats takes half a second to load: only when calibrating
@@ -42,7 +47,7 @@ def hoeffding_bentkus_pvalue(mean, n: int, alpha):
 
     mean, alpha = np.asarray(mean, np.float64), np.asarray(alpha, np.float64)
     a = np.minimum(mean, alpha)
-    kl = xlogy(a, a / alpha) + xlogy(1 - a, (1 - a) / (1 - alpha))
+    kl = xlogy(a, _ratio(a, alpha)) + xlogy(1 - a, _ratio(1 - a, 1 - alpha))
     hoeffding = np.exp(-n * kl)
     bentkus = math.e * binom.cdf(np.ceil(n * mean - 1e-9), n, alpha)
     return np.minimum(np.minimum(hoeffding, bentkus), 1.0)

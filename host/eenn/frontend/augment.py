@@ -97,8 +97,9 @@ def functional(model, source: str):
 
 
 def _graph(model, source: str) -> list:
-    """The model's layer calls in a topological order: (layer, input tensors, output tensor)."""
-    order = {id(layer): i for i, layer in enumerate(model.layers)}
+    """The model's layer calls in a topological order: (layer, input tensors, output tensor).
+    Operations that are not layers (`x + 3.0` on a tensor, as in MobileNetV3) are calls too."""
+    order = {id(operation): i for i, operation in enumerate(model.operations)}
     depths = model._nodes_by_depth  # Keras' own graph: a node's depth exceeds its consumers'
     nodes = sorted(((depth, node) for depth, at in depths.items() for node in at),
                    key=lambda item: (-item[0], order[id(item[1].operation)]))
@@ -116,6 +117,8 @@ def _graph(model, source: str) -> list:
 
 def candidate_points(model, source: str = "model") -> tuple:
     """Names of the layers an exit head can read, in network order."""
+    import keras
+
     calls = _graph(model, source)
     producer = {id(output): i for i, (_, _, output) in enumerate(calls)}
     consumers = {i: [] for i in range(len(calls))}
@@ -128,7 +131,8 @@ def candidate_points(model, source: str = "model") -> tuple:
     for i, (layer, _, output) in enumerate(calls):
         alive = [p for p in range(i + 1) if last_use[p] > i]
         kind = type(layer).__name__
-        if alive != [i] or i == final or kind in NO_OP + SAME_AS_A_HEAD or len(output.shape) not in (2, 3, 4):
+        if alive != [i] or i == final or kind in NO_OP + SAME_AS_A_HEAD or len(output.shape) not in (2, 3, 4) or \
+                not isinstance(layer, keras.layers.Layer):
             continue
         if any(type(calls[j][0]).__name__ in BLOCK_CONTINUES for j in consumers[i]):
             continue

@@ -192,10 +192,11 @@ def split(model_bytes: bytes, num_exits: int) -> list:
                             "the cut at this exit must cross exactly one tensor")
         if k < num_exits - 1 and not later:
             raise EennError(f"stage {k} hands nothing to stage {k + 1}")
-        sub = _submodel(model, members, inputs, [t] + later)
+        tflite = fb.write(_submodel(model, members, inputs, [t] + later))
+        ops.lower(ir.read(tflite), k)  # every op to code, before any interpreter prepares it
         stages.append(Stage(
             index=k,
-            tflite=fb.write(sub),
+            tflite=tflite,
             input=_tensor_info(sg, inputs[0]),
             exit_output=_tensor_info(sg, t),
             boundary=_tensor_info(sg, later[0]) if later else None,

@@ -15,14 +15,11 @@ from . import quantize
 RECURRENT = ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D")
 CHECK_SAMPLES = 16
 _HINTS = {
-    "LOGISTIC": "a relu or relu6 activation",
-    "TANH": "a relu or relu6 activation",
-    "HARD_SWISH": "a relu or relu6 activation",
-    "CONCATENATION": "an Add of the branches",
-    "REDUCE_MAX": "global average pooling",
     "MUL": "batch normalization right after a convolution or dense layer (before its activation), which folds "
            "into it",
     "PAD": "padding='same' in the layer after it",
+    "SUB": "an Add of the branches",
+    "TRANSPOSE_CONV": "a convolution of stride 1 (and pooling)",
 }
 
 
@@ -45,9 +42,11 @@ def unsupported(model, batch1_model) -> list:
     shape = tuple(model.inputs[0].shape[1:])
     samples = np.random.default_rng(0).random((CHECK_SAMPLES, *shape), dtype=np.float32)
     graph = ir.read(quantize.to_int8_tflite(model, batch1_model, samples))
-    names, found = {layer.name for layer in model.layers}, {}
+    names, found = {operation.name for operation in model.operations}, {}
     for op in graph.ops:
-        layer = _layer_of(graph.tensors[op.outputs[0]].name, names)
+        # the model's output is named by its signature, not its layer: then the op's inputs name it
+        candidates = [_layer_of(graph.tensors[t].name, names) for t in (op.outputs[0], *op.inputs) if t >= 0]
+        layer = next((c for c in candidates if c != "?"), "?")
         if op.kind not in ops.OPS:
             found.setdefault((op.kind, layer), "no kernel for this op")
             continue

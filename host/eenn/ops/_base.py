@@ -37,6 +37,7 @@ class KernelCall:
     output: int
     scratch_bytes: "int | None" = None  # arena bytes the kernel may use while it runs; None: no scratch argument
     rows: "int | None" = None  # rows the kernel computes in [first_row, end_row) calls; None: one call, no rows
+    input_array: bool = False  # the kernel takes its inputs as one array of pointers (CONCATENATION)
 
 
 class Refusal(EennError):
@@ -69,7 +70,8 @@ class OpView:
         return self.graph.tensors[indices[position]]
 
     def activation(self, position: int, output=False):
-        """An int8, per-tensor quantized, batch-1 activation; returns (tensor, scale, zero point)."""
+        """An int8, per-tensor quantized, batch-1 activation (or a 1-D one, which the converter
+        makes of a sample squeezed to its channels); returns (tensor, scale, zero point)."""
         t = self.tensor(position, output)
         role = f"{'output' if output else 'input'} '{t.name}'"
         if t.is_constant:
@@ -81,7 +83,7 @@ class OpView:
             self.refuse(f"{role} must have one (per-tensor) quantization scale")
         if not q.scale[0] > 0:
             self.refuse(f"{role} has scale {q.scale[0]}; it must be positive")
-        if not t.shape or t.shape[0] != 1:
+        if not t.shape or (len(t.shape) > 1 and t.shape[0] != 1):  # 1-D: one sample squeezed (1x1 spatial)
             self.refuse(f"{role} has shape {list(t.shape)}; the kernels handle batch 1 only")
         return t, q.scale[0], q.zero_point[0]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _quantmath as qm
+from . import _broadcast, _quantmath as qm
 from ._base import KernelCall, OpKind, Params
 from ._windows import Trace
 
@@ -41,7 +41,7 @@ class Add(OpKind):
         a, scale1, zp1 = o.activation(0)
         b, scale2, zp2 = o.activation(1)
         y, out_scale, out_zp = o.activation(0, output=True)
-        if not a.shape == b.shape == y.shape:
+        if not _broadcast.same_layout(a.shape, b.shape, y.shape):
             o.refuse(f"inputs {list(a.shape)} and {list(b.shape)} must have the output's shape (no broadcasting)")
         act_min, act_max = o.activation_range(out_scale, out_zp)
         rows = y.shape[1] if len(y.shape) == 4 else 1

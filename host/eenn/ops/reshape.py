@@ -1,12 +1,14 @@
-"""RESHAPE: no code; the output is the input's bytes under another shape (the memory plan
-gives both one buffer)."""
+"""RESHAPE, SQUEEZE and EXPAND_DIMS: no code; the output is the input's bytes under another
+shape (the memory plan gives both one buffer)."""
 
 from ._base import KernelCall, OpKind
 
 
 class Reshape(OpKind):
-    kind = "RESHAPE"
     aliases_input = True
+
+    def __init__(self, kind: str):
+        self.kind = kind
 
     def lower(self, o):
         x, in_scale, in_zp = o.activation(0)
@@ -16,4 +18,4 @@ class Reshape(OpKind):
         return KernelCall(o.op, None, None, None, (o.op.inputs[0],), o.op.outputs[0])
 
 
-OPS = (Reshape(),)
+OPS = (Reshape("RESHAPE"), Reshape("SQUEEZE"), Reshape("EXPAND_DIMS"))

@@ -33,7 +33,9 @@ class Softmax(OpKind):
             o.refuse(f"output quantization must be scale 1/256, zero point -128 (not {out_scale}, {out_zp})")
         constants = qm.softmax_params(float(o.option("beta", 1.0)), in_scale)
         if constants is None:
-            o.refuse(f"input scale {in_scale} with beta {o.option('beta', 1.0)} is outside the int8 kernel's range")
+            o.refuse(f"input scale {in_scale:.3g} with beta {o.option('beta', 1.0)} is outside the int8 kernel's "
+                     f"range (scale times beta above 2^-{31 - qm.SOFTMAX_DIFF_INTEGER_BITS}, as TFLM requires): the "
+                     "logits before it span almost nothing; train the model (are its weights random?)")
         depth = x.shape[-1]
         p = SoftmaxParams(int(np.prod(x.shape)) // depth, depth, **constants)
         return KernelCall(o.op, self.function, "eenn_softmax_params", p, (o.op.inputs[0],), o.op.outputs[0])

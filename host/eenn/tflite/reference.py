@@ -7,6 +7,8 @@ every stage.
 
 import io
 import re
+import signal
+import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -87,6 +89,36 @@ def run_chained(run_stage, num_stages: int, x: np.ndarray) -> list:
         exit_output, current = run_stage(k, current)
         outputs.append(exit_output)
     return outputs
+
+
+# Prepares each model read from stdin (4-byte little-endian length, then the bytes), printing
+# its index first: TFLM aborts the process on some models (a failed TFLITE_CHECK)
+_PREPARE = """
+import sys
+from tflite_micro import runtime
+for k in range(int(sys.argv[1])):
+    print(k, flush=True)
+    runtime.Interpreter.from_bytes(sys.stdin.buffer.read(int.from_bytes(sys.stdin.buffer.read(4), "little")))
+"""
+
+
+def check_prepares(stage_models: list) -> None:
+    """Refuse, naming the stage, a stage the TFLM interpreter cannot prepare or aborts on;
+    the interpreter is first built in a child process, which an abort does not take down."""
+    framed = b"".join(len(m).to_bytes(4, "little") + bytes(m) for m in stage_models)
+    done = subprocess.run([sys.executable, "-c", _PREPARE, str(len(stage_models))], input=framed,
+                          capture_output=True, timeout=600)
+    if done.returncode == 0:
+        return
+    started = done.stdout.decode().split()
+    stage = started[-1] if started else "?"
+    said = [line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+    if done.returncode < 0:
+        why = f"aborts (signal {signal.Signals(-done.returncode).name}) while preparing it"
+    else:
+        why = f"cannot prepare it ({said[-1].strip() if said else f'status {done.returncode}'})"
+    raise EennError(f"stage {stage}: the TFLM interpreter {why}; eenn's own checks of the stage passed, "
+                    "so this is a gap in them: please report it with the model")
 
 
 class StageChain:

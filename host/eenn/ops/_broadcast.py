@@ -1,0 +1,55 @@
+"""Binary element-wise ops whose inputs broadcast (TFLM's 4-D broadcasting): the output's
+(H, W, C) after the batch axis, and for each input the step of each axis, 0 where it is
+broadcast; tensors of fewer dimensions are aligned on the last."""
+
+import numpy as np
+
+from ._windows import Trace
+
+RANK = 4  # TFLM's BroadcastMul4DSlow and its kin: at most 4-D
+
+
+def same_layout(*shapes) -> bool:
+    """Whether the shapes are one but for leading axes of size 1 (the converter squeezes a
+    [1, 1, 1, C] tensor to [C]): their elements are in the same order."""
+    def core(shape):
+        shape = tuple(shape)
+        while shape and shape[0] == 1:
+            shape = shape[1:]
+        return shape
+
+    return len({core(s) for s in shapes}) == 1
+
+
+def _padded(shape) -> tuple:
+    return (1,) * (RANK - len(shape)) + tuple(shape)
+
+
+def geometry(o, a, b, y) -> dict:
+    """The Params fields out_h, out_w, out_c, input1_strides and input2_strides (h, w, c) of
+    inputs `a` and `b` to output `y` (tensors); refuses shapes that do not broadcast."""
+    if max(len(a.shape), len(b.shape), len(y.shape)) > RANK:
+        o.refuse(f"more than {RANK} dimensions")
+    pa, pb, py = _padded(a.shape), _padded(b.shape), _padded(y.shape)
+    if py[0] != 1 or any(n not in (1, m) for p in (pa, pb) for n, m in zip(p, py)) or \
+            any(max(i, j) != m for i, j, m in zip(pa, pb, py)):
+        o.refuse(f"inputs {list(a.shape)} and {list(b.shape)} do not broadcast to the output {list(y.shape)}")
+
+    def strides(p):
+        dense = (p[2] * p[3], p[3], 1)
+        return tuple(s if n > 1 else 0 for n, s in zip(p[1:], dense))
+
+    (h1, w1, c1), (h2, w2, c2) = strides(pa), strides(pb)
+    return dict(out_h=py[1], out_w=py[2], out_c=py[3], input1_stride_h=h1, input1_stride_w=w1, input1_stride_c=c1,
+                input2_stride_h=h2, input2_stride_w=w2, input2_stride_c=c2)
+
+
+def trace(call) -> Trace:
+    """Output element i written after reading each input's element of it, in output order."""
+    p = call.params
+    h, w, c = np.meshgrid(np.arange(p.out_h), np.arange(p.out_w), np.arange(p.out_c), indexing="ij")
+    first = (h * p.input1_stride_h + w * p.input1_stride_w + c * p.input1_stride_c).reshape(-1)
+    second = (h * p.input2_stride_h + w * p.input2_stride_w + c * p.input2_stride_c).reshape(-1)
+    reads = {call.inputs[0]: first}
+    reads[call.inputs[1]] = np.minimum(second, first) if call.inputs[1] == call.inputs[0] else second
+    return Trace(reads, {call.output: np.arange(1, first.size + 1)})
