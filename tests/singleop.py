@@ -4,8 +4,8 @@ Models are written by `eenn.codegen.singleop.single`. The hypothesis strategies 
 random, valid model of one op kind that the TFLM interpreter accepts and runs:
 
     conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add,
-    reshape, softmax, mul, concatenation, reduce_max, squeeze, expand_dims, and the
-    element-wise ops of one input (LOOKUP_KINDS)
+    reshape, softmax, mul, concatenation, reduce_max, sub, maximum, minimum, pad, padv2,
+    squeeze, expand_dims, and the element-wise ops of one input (LOOKUP_KINDS)
 
 Each returns a `SingleOp`; `STRATEGIES` maps its op kind (the builtin op name, as
 `eenn.tflite.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
@@ -275,6 +275,53 @@ def add(draw) -> SingleOp:
 
 
 @st.composite
+def sub(draw) -> SingleOp:
+    """SUB of two [1,H,W,C] tensors with their own quantization."""
+    shape = draw(nhwc())
+    a, b = (draw(activation(name, shape)) for name in ("input_a", "input_b"))
+    y = draw(output_activation(shape, math.hypot(rms(a), rms(b))))
+    options = schema.SubOptionsT(fusedActivationFunction=draw(fused_activations()), potScaleInt16=True)
+    return _single("SUB", schema.BuiltinOptions.SubOptions, options, [a, b, y])
+
+
+@st.composite
+def _maximum_minimum(draw, kind: str) -> SingleOp:
+    """MAXIMUM or MINIMUM of [1,H,W,C] and a tensor of its shape or [1,1,1,C] (either side); any
+    quantizations (TFLM compares the stored values)."""
+    shape = draw(nhwc())
+    a = draw(activation("input_a", shape))
+    b = draw(activation("input_b", draw(st.sampled_from([shape, (1, 1, 1, shape[3])]))))
+    if draw(st.booleans()):
+        a, b = b, a
+    y = draw(activation("output", shape))
+    return _single(kind, schema.BuiltinOptions.MaximumMinimumOptions, schema.MaximumMinimumOptionsT(), [a, b, y])
+
+
+def maximum_minimum(kind: str):
+    return lambda: _maximum_minimum(kind)
+
+
+@st.composite
+def _pad(draw, kind: str) -> SingleOp:
+    """PAD or PADV2 of [1,N,C] or [1,H,W,C] by 0..2 before and after each axis but the batch; PADV2
+    with a constant value."""
+    shape = draw(st.one_of(nhwc(), st.tuples(st.just(1), spatial(), channels())))
+    x = draw(activation("input", shape))
+    paddings = [[0, 0]] + [[draw(st.integers(0, 2)), draw(st.integers(0, 2))] for _ in shape[1:]]
+    y = draw(activation("output", tuple(n + a + b for n, (a, b) in zip(shape, paddings))))
+    tensors = [x, constant_int32("paddings", paddings)]
+    if kind == "PADV2":
+        tensors.append(Tensor("value", (1,), INT8, y.scale, y.zero_point,
+                              data=np.array([draw(st.integers(-128, 127))], np.int8)))
+        return _single(kind, schema.BuiltinOptions.PadV2Options, schema.PadV2OptionsT(), [*tensors, y])
+    return _single(kind, schema.BuiltinOptions.PadOptions, schema.PadOptionsT(), [*tensors, y])
+
+
+def pad(kind: str):
+    return lambda: _pad(kind)
+
+
+@st.composite
 def reshape(draw) -> SingleOp:
     """RESHAPE [1,H,W,C] -> [1,H*W*C], shape as a constant int32 input and as newShape."""
     x = draw(activation("input", draw(nhwc())))
@@ -407,6 +454,11 @@ STRATEGIES = {
     "MUL": mul,
     "CONCATENATION": concatenation,
     "REDUCE_MAX": reduce_max,
+    "SUB": sub,
+    "MAXIMUM": maximum_minimum("MAXIMUM"),
+    "MINIMUM": maximum_minimum("MINIMUM"),
+    "PAD": pad("PAD"),
+    "PADV2": pad("PADV2"),
     "SQUEEZE": squeeze,
     "EXPAND_DIMS": expand_dims,
     **{kind: lookup(kind) for kind in LOOKUP_KINDS},

@@ -186,7 +186,7 @@ def _unsupported_1d(keras, layers):
     inp = keras.Input((40, 1))
     a = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv_a")(inp)
     b = layers.Conv1D(8, 5, padding="same", name="conv_b")(a)
-    x = layers.Subtract(name="difference")([a, b])
+    x = layers.UpSampling1D(2, name="stretch")(layers.Add(name="sum")([a, b]))
     x = layers.Cropping1D(2, name="crop")(x)
     x = layers.Conv1DTranspose(8, 3, strides=2, name="upsample")(x)
     x = layers.GlobalMaxPooling1D(name="gmp")(x)
@@ -200,7 +200,7 @@ def _recurrent(keras, layers):
 
 
 @pytest.mark.parametrize("make, named", [
-    (_unsupported_1d, [r"SUB from layer 'difference'", r"STRIDED_SLICE from layer 'crop'",
+    (_unsupported_1d, [r"TILE from layer 'stretch'", r"STRIDED_SLICE from layer 'crop'",
                        r"TRANSPOSE_CONV from layer 'upsample'"]),
     (_recurrent, [r"recurrent layer 'memory' \(LSTM\)"]),
 ])

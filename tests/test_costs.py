@@ -82,6 +82,23 @@ def test_a_stale_table_is_refused(tmp_path, monkeypatch):
         predict.load("cortex-m7")
 
 
+def test_a_refit_keeps_the_other_kernels_and_refuses_a_table_of_other_sources(tmp_path, monkeypatch):
+    committed = predict.load("cortex-m4")
+    monkeypatch.setattr(fit, "FITTING", (singleop.add((4, 4), 8, "SUB"), singleop.add((2, 2), 16, "SUB"),
+                                         singleop.add((8, 8), 4, "SUB"), singleop.add((8, 8), 4)))
+    table, samples = fit.refit("cortex-m4", ("eenn_sub",))
+    assert len(samples) == 3 and {k: v for k, v in table.kernels.items() if k != "eenn_sub"} == {
+        k: v for k, v in committed.kernels.items() if k != "eenn_sub"}
+    assert table.errors["eenn_sub"] < 0.05 and table.digest == committed.digest
+    with pytest.raises(EennError, match="no kernel eenn_nothing"):
+        fit.refit("cortex-m4", ("eenn_nothing",))
+    text = predict.table_path("cortex-m4").read_text()
+    monkeypatch.setattr(predict, "CPU_DIR", tmp_path)
+    (tmp_path / "cortex-m4.toml").write_text(text.replace('digest = "', 'digest = "0'))
+    with pytest.raises(EennError, match="measured for other kernel sources or flags: run 'make costs'"):
+        fit.refit("cortex-m4", ("eenn_sub",))
+
+
 def test_measuring_fits_the_kernels_of_the_layers_timed():
     shapes = [(16, 4), (256, 10), (32, 128), (1024, 4), (30, 7), (100, 2), (64, 64), (8, 3)]
     table, samples = fit.measure("cortex-m4", tuple(singleop.fully_connected(n, m) for n, m in shapes))

@@ -19,7 +19,7 @@ from eenn.firmware import hostrun
 from singleop import LOOKUP_KINDS, STRATEGIES
 
 INPUTS_PER_MODEL = 8
-EXAMPLES = 12
+EXAMPLES = 10
 # few for the ops of one kernel, whose tables test_tables.py checks over every input, and for aliases
 FEW_EXAMPLES = {kind: 4 for kind in (*LOOKUP_KINDS, "SQUEEZE", "EXPAND_DIMS")}
 

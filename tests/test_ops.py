@@ -45,6 +45,7 @@ ROW_BY_ROW = {  # a layer of each op kind that runs row by row
     "AVERAGE_POOL_2D": lambda: singleop.pool("AVERAGE_POOL_2D", (6, 6), 4),
     "MEAN": lambda: singleop.mean((4, 4), 8),
     "ADD": lambda: singleop.add((4, 4), 8),
+    "SUB": lambda: singleop.add((4, 4), 8, "SUB"),
     "REDUCE_MAX": lambda: singleop.reduce_max((4, 4), 8),
     **{kind: lambda: singleop.logistic((4, 4), 8) for kind, op in ops.OPS.items() if op.function == "eenn_lookup"},
 }

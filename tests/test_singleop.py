@@ -44,12 +44,14 @@ def expected_output_shape(g: ir.Graph) -> tuple:
         return (1, math.prod(x))
     if op.kind == "EXPAND_DIMS":
         return (1, 1, *x[1:])
-    if op.kind == "MUL":
+    if op.kind in ("MUL", "MAXIMUM", "MINIMUM"):
         return tuple(np.broadcast_shapes(x, g.tensor(op.inputs[1]).shape))
+    if op.kind in ("PAD", "PADV2"):
+        return tuple(int(n + a + b) for n, (a, b) in zip(x, g.tensor(op.inputs[1]).data))
     if op.kind == "CONCATENATION":
         axis = o["axis"] % len(x)
         return tuple(sum(g.tensor(t).shape[axis] for t in op.inputs) if d == axis else n for d, n in enumerate(x))
-    return x  # ADD, SOFTMAX and the element-wise ops of one input
+    return x  # ADD, SUB, SOFTMAX and the element-wise ops of one input
 
 
 @pytest.mark.parametrize("kind", list(STRATEGIES))

@@ -14,7 +14,7 @@ from eenn.codegen.singleop import INT8, Tensor, single
 from eenn.ops import _quantmath as qm, _tables
 
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
-EXAMPLES = 500
+EXAMPLES = 300
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 

@@ -181,8 +181,8 @@ typedef struct {
 void eenn_reduce_max(const eenn_reduce_max_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
                      int32_t first_row, int32_t end_row);
 
-/* ADD of two tensors of one shape, each with its own quantization, in rows of row_size
- * values. */
+/* ADD and SUB of two tensors of one shape, each with its own quantization, in rows of
+ * row_size values. */
 typedef struct {
     int32_t row_size;
     int32_t input1_rows, input2_rows, output_rows; /* rows each buffer holds */
@@ -195,6 +195,8 @@ typedef struct {
 } eenn_add_params;
 
 void eenn_add(const eenn_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t first_row,
+              int32_t end_row);
+void eenn_sub(const eenn_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t first_row,
               int32_t end_row);
 
 /* An element-wise op of one int8 input (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6,
@@ -220,9 +222,19 @@ typedef struct {
 
 void eenn_concatenation(const eenn_concatenation_params *p, const int8_t *const *inputs, int8_t *output);
 
-/* MUL of two tensors that broadcast (TFLM's 4-D broadcasting, batch 1): output position
- * (h, w, c) reads input k at h * stride_h + w * stride_w + c * stride_c, a stride 0 where
- * that input has size 1. */
+/* Element-wise ops of two tensors that broadcast (TFLM's 4-D broadcasting, batch 1): output
+ * position (h, w, c) reads input k at h * stride_h + w * stride_w + c * stride_c, a stride 0
+ * where that input has size 1. MAXIMUM and MINIMUM compare the int8 values as stored. */
+typedef struct {
+    int32_t out_h, out_w, out_c;
+    int32_t input1_stride_h, input1_stride_w, input1_stride_c;
+    int32_t input2_stride_h, input2_stride_w, input2_stride_c;
+} eenn_broadcast_params;
+
+void eenn_maximum(const eenn_broadcast_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void eenn_minimum(const eenn_broadcast_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* MUL, broadcast as above (its first fields are eenn_broadcast_params'), requantized once. */
 typedef struct {
     int32_t out_h, out_w, out_c;
     int32_t input1_stride_h, input1_stride_w, input1_stride_c;
@@ -233,6 +245,17 @@ typedef struct {
 } eenn_mul_params;
 
 void eenn_mul(const eenn_mul_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* PAD and PADV2 of up to four dimensions (batch 1, not padded): the input's values where
+ * they fall, pad_value (int8) elsewhere. */
+typedef struct {
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t pad_h, pad_w, pad_c; /* rows, columns and channels before the input */
+    int32_t pad_value;
+} eenn_pad_params;
+
+void eenn_pad(const eenn_pad_params *p, const int8_t *input, int8_t *output);
 
 /* SOFTMAX over the last dimension, int8 in, int8 out (scale 1/256, zero point -128). */
 typedef struct {

@@ -293,13 +293,16 @@ def _parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("costs", help="time single layers under QEMU and fit each CPU's cost table (boards/cpus/)")
     k.add_argument("--cpu", action="append", help="a CPU to measure (repeatable; default: every emulated CPU)")
+    k.add_argument("--kernel", action="append", help="re-measure only this kernel's layers, the other figures kept "
+                   "(after a change of its counts, not of any source; repeatable)")
     k.add_argument("--plot", type=_new_file, default=Path("generated/costs.png"), help="predicted vs measured (PNG)")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    b = sub.add_parser("bench", help="instructions, arena and flash of single layers and zoo models on each core "
-                       "under QEMU (generated/bench/)")
+    b = sub.add_parser("bench", help="instructions, arena and flash of single layers, zoo models and "
+                       "keras.applications models on each core under QEMU (generated/bench/)")
     b.add_argument("--cpu", action="append", help="a core to measure (repeatable; default: M4, M7, M55, M0)")
-    b.add_argument("--model", action="append", help="a zoo model (repeatable; default: all)")
+    b.add_argument("--model", action="append", help="a zoo model or one of eenn.studies.applications' "
+                   "(mobilenet_v2, ..., sensor_1d; repeatable; default: all)")
     b.add_argument("--out", type=_output_root, default=Path("generated"), help="output root (default: generated)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -565,7 +568,8 @@ def _costs(args) -> None:
 
     measured = {}
     for cpu in args.cpu or predict.cpus():
-        table, samples = fit.measure(cpu, progress=not args.quiet)
+        table, samples = (fit.refit(cpu, tuple(args.kernel), not args.quiet) if args.kernel
+                          else fit.measure(cpu, progress=not args.quiet))
         print(f"wrote {fit.save(table)} (timed on {table.measured_on}, {len(samples)} layers)")
         print(tables.table(["kernel", "largest error"], [[k, f"{100 * e:.1f}%"] for k, e in table.errors.items()]))
         measured[cpu] = (table, samples)
@@ -576,7 +580,7 @@ def _costs(args) -> None:
 def _bench(args) -> None:
     from .studies import benchmarks
 
-    results = benchmarks.run(args.out, tuple(args.cpu or benchmarks.CPUS), tuple(args.model or benchmarks.zoo.ZOO),
+    results = benchmarks.run(args.out, tuple(args.cpu or benchmarks.CPUS), tuple(args.model or benchmarks.MODELS),
                              progress=not args.quiet)
     path, regressions = benchmarks.save(results, args.out / "bench")
     print(benchmarks.markdown(results))

@@ -2,7 +2,7 @@
 
 `build` writes any one-operator model through the schema's object API. The makers below
 (`conv2d`, `fully_connected`, `pool`, `mean`, `reduce_max`, `logistic`, `mul`,
-`concatenation`, `add`, `softmax`) give one layer of a chosen
+`concatenation`, `add`, `maximum_minimum`, `pad`, `softmax`) give one layer of a chosen
 shape with the quantization the converter produces for a ReLU network: inputs and outputs
 at zero point -128, weights symmetric per output channel, int32 biases, and scales that
 keep the int8 outputs spread. Weights come from a seeded generator, so a layer is the same
@@ -234,14 +234,39 @@ def concatenation(shape: tuple, sizes: tuple) -> Layer:
     return Layer("CONCATENATION", f"concatenation {dims}x({'+'.join(map(str, sizes))})", tflite)
 
 
-def add(size: tuple, channels: int) -> Layer:
-    """ADD of two [1,H,W,C] tensors of different scales."""
+def add(size: tuple, channels: int, kind: str = "ADD") -> Layer:
+    """ADD (or SUB) of two [1,H,W,C] tensors of different scales."""
     shape = (1, *size, channels)
     a, b = _activation("input_a", shape), _activation("input_b", shape, 2 * INPUT_SCALE)
     y = _activation("output", shape, 3 * INPUT_SCALE)
-    options = schema.AddOptionsT(fusedActivationFunction=schema.ActivationFunctionType.RELU, potScaleInt16=True)
-    tflite = single("ADD", schema.BuiltinOptions.AddOptions, options, [a, b, y])
-    return Layer("ADD", f"add {size[0]}x{size[1]}x{channels}", tflite)
+    relu = schema.ActivationFunctionType.RELU
+    options_type, options = ((schema.BuiltinOptions.AddOptions, schema.AddOptionsT(fusedActivationFunction=relu,
+                                                                                   potScaleInt16=True))
+                             if kind == "ADD" else
+                             (schema.BuiltinOptions.SubOptions, schema.SubOptionsT(fusedActivationFunction=relu,
+                                                                                   potScaleInt16=True)))
+    tflite = single(kind, options_type, options, [a, b, y])
+    return Layer(kind, f"{kind.lower()} {size[0]}x{size[1]}x{channels}", tflite)
+
+
+def maximum_minimum(kind: str, size: tuple, channels: int, broadcast: bool = False) -> Layer:
+    """MAXIMUM or MINIMUM of [1,H,W,C] and a tensor of its shape or, broadcast, [1,1,1,C]."""
+    shape = (1, *size, channels)
+    a = _activation("input_a", shape)
+    b = _activation("input_b", (1, 1, 1, channels) if broadcast else shape)
+    y = _activation("output", shape)
+    tflite = single(kind, schema.BuiltinOptions.MaximumMinimumOptions, schema.MaximumMinimumOptionsT(), [a, b, y])
+    return Layer(kind, f"{kind.lower()} {size[0]}x{size[1]}x{channels}" + (" by 1x1" if broadcast else ""), tflite)
+
+
+def pad(size: tuple, channels: int, before: int = 1, after: int = 1) -> Layer:
+    """PAD of [1,H,W,C] by `before` and `after` rows and columns (ZeroPadding2D)."""
+    x = _activation("input", (1, *size, channels))
+    y = _activation("output", (1, *(n + before + after for n in size), channels))
+    paddings = Tensor("paddings", (4, 2), INT32, data=np.array([[0, 0], [before, after], [before, after], [0, 0]],
+                                                              np.int32))
+    tflite = single("PAD", schema.BuiltinOptions.PadOptions, schema.PadOptionsT(), [x, paddings, y])
+    return Layer("PAD", f"pad {size[0]}x{size[1]}x{channels} by {before}+{after}", tflite)
 
 
 def softmax(depth: int, rows: int = 1) -> Layer:

@@ -10,8 +10,9 @@ from scipy.optimize import nnls
 
 from ..codegen import singleop
 from ..codegen.features import FEATURES, features
+from ..errors import EennError
 from ..util import atomic, plots
-from . import timing
+from . import predict, timing
 from .predict import Table, measuring_board, sources_digest, table_path
 
 
@@ -41,7 +42,10 @@ def _fitting_layers() -> list:
     for kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         result += [singleop.pool(kind, size, c, k, s, pad) for size, c, k, s, pad in pools]
     result += [singleop.mean(size, c) for size, c in spatial]
-    result += [singleop.add(size, c) for size, c in spatial]
+    result += [singleop.add(size, c, kind) for size, c in spatial for kind in ("ADD", "SUB")]
+    result += [singleop.maximum_minimum(kind, size, c, broadcast) for kind in ("MAXIMUM", "MINIMUM")
+               for size, c in spatial for broadcast in (False, True)]
+    result += [singleop.pad(size, c, before, after) for size, c in spatial for before, after in [(1, 1), (0, 2)]]
     result += [singleop.reduce_max(size, c) for size, c in spatial]
     result += [singleop.logistic(size, c) for size, c in spatial]
     result += [singleop.mul(size, c, broadcast) for size, c in spatial for broadcast in (False, True)]
@@ -85,6 +89,21 @@ def measure(cpu: str, fitting: tuple = FITTING, progress: bool = False) -> "tupl
         chosen = [(f, n) for _, k, f, n in samples if k == kernel]
         kernels[kernel], errors[kernel] = fit_kernel(kernel, [f for f, _ in chosen], [n for _, n in chosen])
     return Table(cpu, board.name, sources_digest(board), kernels, errors), samples
+
+
+def refit(cpu: str, kernels: tuple, progress: bool = False) -> "tuple[Table, list]":
+    """The CPU's table with the figures of `kernels` measured again (their FITTING layers only)
+    and the others kept: for a change of a kernel's counts, not of any source (a table for other
+    sources is refused: re-measure it whole)."""
+    current = predict.load(cpu, current=False)
+    if current.digest != sources_digest(measuring_board(cpu)):
+        raise EennError(f"the {cpu} table was measured for other kernel sources or flags: run 'make costs'")
+    unknown = sorted(set(kernels) - set(FEATURES))
+    if unknown:
+        raise EennError(f"no kernel {', '.join(unknown)}; the kernels are {', '.join(sorted(FEATURES))}")
+    table, samples = measure(cpu, tuple(layer for layer in FITTING if layer.call.function in kernels), progress)
+    return Table(cpu, current.measured_on, current.digest, {**current.kernels, **table.kernels},
+                 {**current.errors, **table.errors}), samples
 
 
 def plot(measured: dict, path: Path) -> None:

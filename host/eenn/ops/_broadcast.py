@@ -2,8 +2,11 @@
 (H, W, C) after the batch axis, and for each input the step of each axis, 0 where it is
 broadcast; tensors of fewer dimensions are aligned on the last."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ._base import Params
 from ._windows import Trace
 
 RANK = 4  # TFLM's BroadcastMul4DSlow and its kin: at most 4-D
@@ -25,9 +28,24 @@ def _padded(shape) -> tuple:
     return (1,) * (RANK - len(shape)) + tuple(shape)
 
 
+@dataclass(frozen=True)
+class BroadcastParams(Params):
+    """The fields a broadcasting kernel's parameters start with (eenn_broadcast_params)."""
+
+    out_h: int
+    out_w: int
+    out_c: int
+    input1_stride_h: int
+    input1_stride_w: int
+    input1_stride_c: int
+    input2_stride_h: int
+    input2_stride_w: int
+    input2_stride_c: int
+
+
 def geometry(o, a, b, y) -> dict:
-    """The Params fields out_h, out_w, out_c, input1_strides and input2_strides (h, w, c) of
-    inputs `a` and `b` to output `y` (tensors); refuses shapes that do not broadcast."""
+    """The BroadcastParams fields of inputs `a` and `b` to output `y` (tensors); refuses
+    shapes that do not broadcast."""
     if max(len(a.shape), len(b.shape), len(y.shape)) > RANK:
         o.refuse(f"more than {RANK} dimensions")
     pa, pb, py = _padded(a.shape), _padded(b.shape), _padded(y.shape)

@@ -1,5 +1,6 @@
-"""ADD of two tensors of the output's shape -> eenn_add: element by element, each input
-rescaled to a common scale (kernels/portable/add.c)."""
+"""ADD and SUB of two tensors of the output's shape -> eenn_add and eenn_sub: element by
+element, each input rescaled to a common scale, then added or subtracted
+(kernels/portable/add.c)."""
 
 from dataclasses import dataclass
 
@@ -31,11 +32,12 @@ class AddParams(Params):
 
 
 class Add(OpKind):
-    kind = "ADD"
-    function = "eenn_add"
     source = "add"
     features = ("calls", "rows", "outputs")
     row_params = (("input1_rows", "input2_rows"), "output_rows")
+
+    def __init__(self, kind: str, function: str):
+        self.kind, self.function = kind, function
 
     def lower(self, o):
         a, scale1, zp1 = o.activation(0)
@@ -58,4 +60,4 @@ class Add(OpKind):
         return Trace({t: elements for t in call.inputs}, {call.output: elements + 1})
 
 
-OPS = (Add(),)
+OPS = (Add("ADD", "eenn_add"), Add("SUB", "eenn_sub"))

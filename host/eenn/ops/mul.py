@@ -8,21 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _broadcast, _quantmath as qm, _tables
-from ._base import KernelCall, OpKind, Params
+from ._base import KernelCall, OpKind
 from .unary import lookup_call
 
 
 @dataclass(frozen=True)
-class MulParams(Params):
-    out_h: int
-    out_w: int
-    out_c: int
-    input1_stride_h: int
-    input1_stride_w: int
-    input1_stride_c: int
-    input2_stride_h: int
-    input2_stride_w: int
-    input2_stride_c: int
+class MulParams(_broadcast.BroadcastParams):
     input1_offset: int
     input2_offset: int
     output_offset: int

@@ -2,9 +2,10 @@
 
 Two suites. LAYERS are single int8 layers (input and output zero point -128, per-channel
 weights, ReLU) whose instructions per MAC compare with published kernel figures; MACs count
-every tap of the window, padded border included. MODELS are the zoo's networks with their
+every tap of the window, padded border included. The models are the zoo's networks with their
 default exits (untrained where the zoo has no dataset: instruction counts hardly depend on
-the weights' values), built like any project: instructions per stage and per inference
+the weights' values) and users' architectures from keras.applications at 96x96 and a 1-D
+sensor CNN (eenn.studies.applications), built like any project: instructions per stage and per inference
 (every stage run), MACs, the arena of the generator's plan against the TFLM interpreter's
 for the same stages, and the serving firmware's flash beyond the model's constants (every
 op's arrays and parameters). Results go to a JSON file and a Markdown
@@ -26,6 +27,7 @@ from ..frontend import zoo
 from ..hardware import boards
 from ..tflite.reference import tflm_arena_bytes
 from ..util import atomic
+from . import applications
 
 CPUS = ("cortex-m4", "cortex-m7", "cortex-m55", "cortex-m0")
 LAYERS = {
@@ -39,6 +41,9 @@ LAYERS = {
 # Instructions per MAC of the best public kernels on the Cortex-M4, counted the same way (issue 8).
 M4_TARGETS = {"a": 2.3, "b": 2.0, "c": 7.5, "d2": 1.9, "e": 4.7}
 MLPERF_TINY = ("resnet8", "ds-cnn", "mobilenetv1-0.25")
+MODELS = (*zoo.ZOO, *applications.NAMES)
+APPLICATION_SIZES = {"sensor_1d": 128}  # input sizes but the default 96 (x96)
+APPLICATION_SAMPLES = 80
 ARENA_TARGET = 0.6  # of the TFLM interpreter's arena, MLPerf Tiny models
 RUNTIME_FLASH_TARGET = 12 * 1024
 REGRESSION = 0.005  # a figure more than 0.5% worse than the previous run's is a regression
@@ -76,8 +81,12 @@ def bench_layers(core: Core) -> dict:
 
 
 def build_model(name: str, out_root: Path) -> Build:
-    """The zoo model with its default exits, built and generated into out_root/bench-<name>
-    (trained on the zoo's dataset where it has one, else untrained)."""
+    """The zoo model (or the architecture of eenn.studies.applications) with its default exits,
+    built and generated into out_root/bench-<name> (trained on the zoo's dataset where it has
+    one, else untrained)."""
+    if name in applications.NAMES:
+        return applications.build(name, APPLICATION_SIZES.get(name, 96), APPLICATION_SAMPLES,
+                                  Path(out_root) / ".cache" / "applications", Path(out_root) / f"bench-{name}")
     proj = project.load(None, name=f"bench-{name}", **{"model.name": name})
     built = pipeline.build(proj, out_root, progress=False, log=lambda *_: None).build
     pipeline.generate(built)
@@ -102,7 +111,7 @@ def model_figures(built: Build) -> dict:
     code = built.code()
     return {"macs": [s.macs for s in code.stages], "arena_bytes": code.arena_bytes,
             "tflm_arena_bytes": max(tflm_arena_bytes(tflite)["total"] for _, tflite in built.stage_models()),
-            "weight_bytes": code.weight_bytes}
+            "weight_bytes": code.weight_bytes, "ops": sorted({op for s in built.manifest.stages for op in s.ops})}
 
 
 def bench_model(built: Build, core: Core, figures: dict) -> dict:
@@ -120,7 +129,7 @@ def bench_model(built: Build, core: Core, figures: dict) -> dict:
             "runtime_flash_bytes": fw.size["flash_bytes"] - model_constant_bytes(fw.elf)}
 
 
-def run(out_root: Path = Path("generated"), cpus=CPUS, models=tuple(zoo.ZOO), progress: bool = True) -> dict:
+def run(out_root: Path = Path("generated"), cpus=CPUS, models=MODELS, progress: bool = True) -> dict:
     """Every layer and model on every core."""
     from tqdm import tqdm
 
@@ -209,8 +218,11 @@ def markdown(results: dict) -> str:
         flash = [r["runtime_flash_bytes"] for r in per_cpu.values() if r["fits"]]
         cells.append(f"{max(flash):,}" if flash else "")
         rows.append(cells)
-    text += ["Zoo models with their default exits, every stage run (instructions per inference):", "",
-             _markdown_table(["model", "MACs", "arena", "TFLM arena", "ratio", *cpus, "runtime flash"], rows)]
+    text += ["Models with their default exits, every stage run (instructions per inference):", "",
+             _markdown_table(["model", "MACs", "arena", "TFLM arena", "ratio", *cpus, "runtime flash"], rows), "",
+             "Their ops:", ""]
+    text += [f"- {name}: {', '.join(next(iter(per_cpu.values())).get('ops', []))}"
+             for name, per_cpu in results["models"].items()]
     return "\n".join(text)
 
 
