@@ -64,10 +64,10 @@ def normalize_batchnorm(model, x: np.ndarray) -> None:
         layer.momentum = momentum
 
 
-def build(name: str, size: int, samples: int, directory: Path, out_root: Path) -> Build:
+def build(name: str, size: int, samples: int, directory: Path, out_root: Path, build_name: str = "") -> Build:
     """The named model and random data saved into `directory`, then built with its default exits
     (heads trained for one epoch, the thresholds as given: the numerics are the point, not a
-    risk) and generated into out_root/<name>."""
+    risk) and generated into out_root/<build_name, by default name>."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -79,7 +79,7 @@ def build(name: str, size: int, samples: int, directory: Path, out_root: Path) -
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / f"{name}.keras")
     np.savez(directory / f"{name}.npz", x=x, y=np.arange(samples) % CLASSES)
-    p = project.override(project.Project(), name=name, **{
+    p = project.override(project.Project(), name=build_name or name, **{
         "model.file": str(directory / f"{name}.keras"), "data.source": str(directory / f"{name}.npz"),
         "training.epochs": 1, "calibration.method": "none", "decision.threshold": 0.9})
     built = pipeline.build(p, Path(out_root), progress=False, log=lambda *_: None).build

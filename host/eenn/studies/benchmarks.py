@@ -5,10 +5,10 @@ weights, ReLU) whose instructions per MAC compare with published kernel figures;
 every tap of the window, padded border included. The models are the zoo's networks with their
 default exits (untrained where the zoo has no dataset: instruction counts hardly depend on
 the weights' values) and users' architectures from keras.applications at 96x96 and a 1-D
-sensor CNN (eenn.studies.applications), built like any project: instructions per stage and per inference
-(every stage run), MACs, the arena of the generator's plan against the TFLM interpreter's
-for the same stages, and the serving firmware's flash beyond the model's constants (every
-op's arrays and parameters). Results go to a JSON file and a Markdown
+sensor CNN (eenn.studies.applications), built like any project: instructions per stage and
+per inference (every stage run), MACs, the arena of the generator's plan against the TFLM
+interpreter's for the same stages, the serving firmware's flash beyond the model's constants
+(every op's arrays and parameters) and the ops. Results go to a JSON file and a Markdown
 table; `compare` holds them against the previous run's and names every regression.
 """
 
@@ -86,7 +86,7 @@ def build_model(name: str, out_root: Path) -> Build:
     one, else untrained)."""
     if name in applications.NAMES:
         return applications.build(name, APPLICATION_SIZES.get(name, 96), APPLICATION_SAMPLES,
-                                  Path(out_root) / ".cache" / "applications", Path(out_root) / f"bench-{name}")
+                                  Path(out_root) / ".cache" / "applications", Path(out_root), f"bench-{name}")
     proj = project.load(None, name=f"bench-{name}", **{"model.name": name})
     built = pipeline.build(proj, out_root, progress=False, log=lambda *_: None).build
     pipeline.generate(built)
