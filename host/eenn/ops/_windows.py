@@ -63,6 +63,13 @@ def channel_trace(call, in_c: int, out_c: int, first_row: int, end_row: int) -> 
     return Trace({call.inputs[0]: reads.ravel()}, {call.output: (positions * out_c + channel + 1).ravel()})
 
 
+def elementwise_trace(call, first_row: int, end_row: int) -> Trace:
+    """An element-wise kernel in rows of `row_size` values: element i of every input read before
+    element i is written."""
+    elements = np.arange(first_row * call.params.row_size, end_row * call.params.row_size)
+    return Trace({t: elements for t in call.inputs}, {call.output: elements + 1})
+
+
 def input_rows(p: Window, rows: int, first: bool) -> np.ndarray:
     """For each of `rows` output rows, the first (or one past the last) input row its window reads."""
     origin = np.arange(rows) * p.stride_h - p.pad_h

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _broadcast, _quantmath as qm
 from ._base import KernelCall, OpKind, Params
-from ._windows import Trace
+from ._windows import elementwise_trace
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,7 @@ class Add(OpKind):
         return {"calls": 1, "rows": call.rows, "outputs": call.rows * call.params.row_size}
 
     def trace(self, call, first_row, end_row):
-        """Element i of both inputs read before element i is written."""
-        elements = np.arange(first_row * call.params.row_size, end_row * call.params.row_size)
-        return Trace({t: elements for t in call.inputs}, {call.output: elements + 1})
+        return elementwise_trace(call, first_row, end_row)
 
 
 OPS = (Add("ADD", "eenn_add"), Add("SUB", "eenn_sub"))

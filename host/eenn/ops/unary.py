@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _tables
 from ._base import ConstArray, KernelCall, OpKind, Params
-from ._windows import Trace
+from ._windows import elementwise_trace
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,7 @@ class Lookup(OpKind):
         return {"calls": 1, "rows": call.rows, "outputs": call.rows * call.params.row_size}
 
     def trace(self, call, first_row, end_row):
-        """Element i read before element i is written."""
-        elements = np.arange(first_row * call.params.row_size, end_row * call.params.row_size)
-        return Trace({call.inputs[0]: elements}, {call.output: elements + 1})
+        return elementwise_trace(call, first_row, end_row)
 
 
 def _plain(function):
