@@ -3,9 +3,10 @@
 Models are written by `eenn.codegen.singleop.single`. The hypothesis strategies below each draw one
 random, valid model of one op kind that the TFLM interpreter accepts and runs:
 
-    conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add,
-    reshape, softmax, mul, concatenation, reduce_max, sub, maximum, minimum, pad, padv2,
-    squeeze, expand_dims, and the element-wise ops of one input (LOOKUP_KINDS)
+    conv2d, depthwise_conv2d, fully_connected, max_pool2d, average_pool2d, mean, add_sub,
+    reshape, softmax, mul, concatenation, reduce_max, maximum_minimum, pad, squeeze,
+    expand_dims, strided_slice, slice_op, resize_nearest_neighbor, broadcast_to,
+    transpose_conv, and the element-wise ops of one input (LOOKUP_KINDS)
 
 Each returns a `SingleOp`; `STRATEGIES` maps its op kind (the builtin op name, as
 `eenn.tflite.ir` reads it back) to the strategy. Tensors stay small (batch 1, spatial sizes
@@ -17,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from eenn.codegen.singleop import INT32, INT8, INT8_STD, SOFTMAX_SCALE, Tensor, single
@@ -262,37 +263,44 @@ def mean(draw) -> SingleOp:
     return _single("MEAN", schema.BuiltinOptions.ReducerOptions, options, [x, constant_int32("axis", [1, 2]), y])
 
 
-@st.composite
-def add(draw) -> SingleOp:
-    """ADD of two [1,H,W,C] tensors with their own quantization; potScaleInt16 as the converter sets it."""
-    shape = draw(nhwc())
-    a, b = (draw(activation(name, shape)) for name in ("input_a", "input_b"))
-    y = draw(output_activation(shape, math.hypot(rms(a), rms(b))))
-    options = schema.AddOptionsT(
-        fusedActivationFunction=draw(fused_activations()),
-        potScaleInt16=True)
-    return _single("ADD", schema.BuiltinOptions.AddOptions, options, [a, b, y])
+def _binary_operands(draw, shape: tuple):
+    """The two inputs of ADD or SUB to an output of `shape`: tensors of its shape, one [1,1,1,C]
+    (either side), a constant tensor of [C], [1,1,1,C] or the shape, or one constant value."""
+    a = draw(activation("input_a", shape))
+    form = draw(st.sampled_from(["same", "channels", "constant_tensor", "constant_value"]))
+    if form.startswith("constant"):
+        b_shape = () if form == "constant_value" else draw(st.sampled_from([(shape[3],), (1, 1, 1, shape[3]), shape]))
+        (scale,) = draw(scales(1))
+        values = _rng(draw).integers(-128, 128, size=b_shape, dtype=np.int64).astype(np.int8)
+        b = Tensor("constant", b_shape, INT8, (scale,), (draw(zero_points()),), data=values)
+    else:
+        b = draw(activation("input_b", shape if form == "same" else (1, 1, 1, shape[3])))
+    return (b, a) if draw(st.booleans()) else (a, b)
 
 
 @st.composite
-def sub(draw) -> SingleOp:
-    """SUB of two [1,H,W,C] tensors with their own quantization."""
+def _add_sub(draw, kind: str) -> SingleOp:
+    """ADD or SUB to [1,H,W,C] (_binary_operands), each input with its own quantization;
+    potScaleInt16 as the converter sets it."""
     shape = draw(nhwc())
-    a, b = (draw(activation(name, shape)) for name in ("input_a", "input_b"))
+    a, b = _binary_operands(draw, shape)
     y = draw(output_activation(shape, math.hypot(rms(a), rms(b))))
-    options = schema.SubOptionsT(fusedActivationFunction=draw(fused_activations()), potScaleInt16=True)
-    return _single("SUB", schema.BuiltinOptions.SubOptions, options, [a, b, y])
+    options_type, options = ((schema.BuiltinOptions.AddOptions, schema.AddOptionsT) if kind == "ADD" else
+                             (schema.BuiltinOptions.SubOptions, schema.SubOptionsT))
+    return _single(kind, options_type, options(fusedActivationFunction=draw(fused_activations()), potScaleInt16=True),
+                   [a, b, y])
+
+
+def add_sub(kind: str):
+    return lambda: _add_sub(kind)
 
 
 @st.composite
 def _maximum_minimum(draw, kind: str) -> SingleOp:
-    """MAXIMUM or MINIMUM of [1,H,W,C] and a tensor of its shape or [1,1,1,C] (either side); any
+    """MAXIMUM or MINIMUM to [1,H,W,C] of the operands ADD takes (_binary_operands); any
     quantizations (TFLM compares the stored values)."""
     shape = draw(nhwc())
-    a = draw(activation("input_a", shape))
-    b = draw(activation("input_b", draw(st.sampled_from([shape, (1, 1, 1, shape[3])]))))
-    if draw(st.booleans()):
-        a, b = b, a
+    a, b = _binary_operands(draw, shape)
     y = draw(activation("output", shape))
     return _single(kind, schema.BuiltinOptions.MaximumMinimumOptions, schema.MaximumMinimumOptionsT(), [a, b, y])
 
@@ -371,20 +379,11 @@ def lookup(kind: str):
 
 @st.composite
 def mul(draw) -> SingleOp:
-    """MUL of [1,H,W,C] by a tensor of its shape, by [1,1,1,C] (either side), or by one constant value."""
+    """MUL to [1,H,W,C] of the operands ADD takes (_binary_operands): a tensor of its shape, [1,1,1,C]
+    (squeeze and excite), a constant tensor, or one constant value."""
     shape = draw(nhwc())
-    a = draw(activation("input_a", shape))
-    form = draw(st.sampled_from(["same", "channels", "channels_first", "constant"]))
-    if form == "constant":
-        (scale,) = draw(scales(1, 1e-3, 0.1))
-        b = Tensor("constant", (), INT8, (scale,), (draw(zero_points()),),
-                   data=np.array(draw(st.integers(-128, 127)), np.int8))
-    else:
-        b = draw(activation("input_b", shape if form == "same" else (1, 1, 1, shape[3])))
-    if form == "channels_first":
-        a, b = b, a
-    spread = rms(a) * rms(b)
-    y = draw(output_activation(shape, spread))
+    a, b = _binary_operands(draw, shape)
+    y = draw(output_activation(shape, rms(a) * rms(b)))
     options = schema.MulOptionsT(fusedActivationFunction=draw(fused_activations()))
     return _single("MUL", schema.BuiltinOptions.MulOptions, options, [a, b, y])
 
@@ -441,6 +440,104 @@ def expand_dims(draw) -> SingleOp:
                    [x, constant_int32("axis", [1]), y])
 
 
+def _shapes_to_slice():
+    return st.one_of(nhwc(), st.tuples(st.just(1), spatial(), channels()))
+
+
+@st.composite
+def strided_slice(draw) -> SingleOp:
+    """STRIDED_SLICE of [1,H,W,C] or [1,N,C] with constant begin, end and strides (negative ones
+    too) and the begin, end and shrink masks, in the forms whose output numpy's slicing gives;
+    never empty."""
+    shape = draw(_shapes_to_slice())
+    x = draw(activation("input", shape))
+    begin, end, strides, index = [0], [1], [1], [slice(0, 1)]
+    masks = {"beginMask": 0, "endMask": 0, "shrinkAxisMask": 0}
+    for axis, n in enumerate(shape[1:], start=1):
+        bit, form = 1 << axis, draw(st.sampled_from(["range", "range", "beginMask", "endMask", "shrink"]))
+        step = 1 if form == "shrink" else draw(st.sampled_from([1, 2, 3, -1, -2]))
+        b, e = draw(st.integers(-n, n - 1)), draw(st.integers(-n - 1, n + 1))
+        begin.append(b), end.append(e), strides.append(step)
+        if form == "shrink":
+            masks["shrinkAxisMask"] |= bit
+            index.append(b)
+        elif form in masks:
+            masks[form] |= bit
+            index.append(slice(None, e, step) if form == "beginMask" else slice(b, None, step))
+        else:
+            index.append(slice(b, e, step))
+    out_shape = np.empty(shape)[tuple(index)].shape
+    assume(out_shape and 0 not in out_shape)
+    y = Tensor("output", out_shape, INT8, x.scale, x.zero_point)
+    return _single("STRIDED_SLICE", schema.BuiltinOptions.StridedSliceOptions, schema.StridedSliceOptionsT(**masks),
+                   [x, constant_int32("begin", begin), constant_int32("end", end), constant_int32("strides", strides),
+                    y])
+
+
+@st.composite
+def slice_op(draw) -> SingleOp:
+    """SLICE of [1,H,W,C] or [1,N,C] with constant begin and size (-1: to the end)."""
+    shape = draw(_shapes_to_slice())
+    x = draw(activation("input", shape))
+    begin = [0] + [draw(st.integers(0, n - 1)) for n in shape[1:]]
+    size = [1] + [draw(st.sampled_from([-1, draw(st.integers(1, n - b))])) for n, b in zip(shape[1:], begin[1:])]
+    out_shape = tuple(n - b if s == -1 else s for n, b, s in zip(shape, begin, size))
+    y = Tensor("output", out_shape, INT8, x.scale, x.zero_point)
+    return _single("SLICE", schema.BuiltinOptions.SliceOptions, schema.SliceOptionsT(),
+                   [x, constant_int32("begin", begin), constant_int32("size", size), y])
+
+
+@st.composite
+def resize_nearest_neighbor(draw) -> SingleOp:
+    """RESIZE_NEAREST_NEIGHBOR of [1,H,W,C] to any size 1..2*MAX_SPATIAL (UpSampling2D's integer factors
+    among them), align_corners and half_pixel_centers either way (not both)."""
+    shape = draw(nhwc())
+    x = draw(activation("input", shape))
+    size = [draw(st.one_of(st.integers(1, 2 * MAX_SPATIAL), st.sampled_from([2 * n, 3 * n]))) for n in shape[1:3]]
+    corners = draw(st.booleans())
+    half = not corners and draw(st.booleans())
+    y = Tensor("output", (1, *size, shape[3]), INT8, x.scale, x.zero_point)
+    options = schema.ResizeNearestNeighborOptionsT(alignCorners=corners, halfPixelCenters=half)
+    return _single("RESIZE_NEAREST_NEIGHBOR", schema.BuiltinOptions.ResizeNearestNeighborOptions, options,
+                   [x, constant_int32("size", size), y])
+
+
+@st.composite
+def broadcast_to(draw) -> SingleOp:
+    """BROADCAST_TO of [1, ...] (rank 2..5; UpSampling's [1,H,1,W,C]) with some axes of size 1
+    repeated 2..4 times."""
+    shape = [1] + [draw(st.sampled_from([1, 1, draw(st.integers(2, 5))])) for _ in range(draw(st.integers(1, 4)))]
+    out = [1] + [draw(st.integers(2, 4)) if n == 1 and draw(st.booleans()) else n for n in shape[1:]]
+    assume(out != shape)
+    x = draw(activation("input", tuple(shape)))
+    y = Tensor("output", tuple(out), INT8, x.scale, x.zero_point)
+    return _single("BROADCAST_TO", schema.BuiltinOptions.BroadcastToOptions, schema.BroadcastToOptionsT(),
+                   [x, constant_int32("shape", out), y])
+
+
+@st.composite
+def transpose_conv(draw) -> SingleOp:
+    """TRANSPOSE_CONV: [1,H,W,Cin] to [1,H',W',Cout] through weights [Cout,KH,KW,Cin] (per channel,
+    axis 0), stride 1..3, SAME (H' = H * stride) or VALID (H' = (H - 1) * stride + KH) padding, with
+    or without a bias; inputs in TFLite's order (output shape, weights, input, bias)."""
+    h, w = draw(spatial()), draw(spatial())
+    if draw(st.booleans()):
+        h = 1  # Conv1DTranspose
+    cin, cout = draw(channels(1, 8)), draw(channels(1, 8))
+    k = (1 if h == 1 else draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (1 if h == 1 else draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    out = tuple(n * s if padding == "SAME" else (n - 1) * s + kk for n, s, kk in zip((h, w), stride, k))
+    x = draw(activation("input", (1, h, w, cin)))
+    params = draw(weights_and_bias((cout, *k, cin), 0, x.scale[0], with_bias=draw(st.booleans())))
+    fan_in = -(-k[0] // stride[0]) * -(-k[1] // stride[1]) * cin
+    y = draw(output_activation((1, *out, cout), _dot_spread(x, params[0], fan_in)))
+    options = schema.TransposeConvOptionsT(padding=getattr(schema.Padding, padding), strideH=stride[0],
+                                           strideW=stride[1], fusedActivationFunction=draw(fused_activations()))
+    tensors = [constant_int32("output_shape", [1, *out, cout]), params[0], x, *params[1:], y]
+    return _single("TRANSPOSE_CONV", schema.BuiltinOptions.TransposeConvOptions, options, tensors)
+
+
 STRATEGIES = {
     "CONV_2D": conv2d,
     "DEPTHWISE_CONV_2D": depthwise_conv2d,
@@ -448,19 +545,24 @@ STRATEGIES = {
     "MAX_POOL_2D": max_pool2d,
     "AVERAGE_POOL_2D": average_pool2d,
     "MEAN": mean,
-    "ADD": add,
+    "ADD": add_sub("ADD"),
     "RESHAPE": reshape,
     "SOFTMAX": softmax,
     "MUL": mul,
     "CONCATENATION": concatenation,
     "REDUCE_MAX": reduce_max,
-    "SUB": sub,
+    "SUB": add_sub("SUB"),
     "MAXIMUM": maximum_minimum("MAXIMUM"),
     "MINIMUM": maximum_minimum("MINIMUM"),
     "PAD": pad("PAD"),
     "PADV2": pad("PADV2"),
     "SQUEEZE": squeeze,
     "EXPAND_DIMS": expand_dims,
+    "STRIDED_SLICE": strided_slice,
+    "SLICE": slice_op,
+    "RESIZE_NEAREST_NEIGHBOR": resize_nearest_neighbor,
+    "TRANSPOSE_CONV": transpose_conv,
+    "BROADCAST_TO": broadcast_to,
     **{kind: lookup(kind) for kind in LOOKUP_KINDS},
 }
 

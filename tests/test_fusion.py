@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from eenn import ops
 from eenn.codegen import fusion
-from eenn.ops.add import AddParams
+from eenn.ops.add import AddParams, AddQuantization
 from eenn.ops.conv2d import ConvParams
 from eenn.tflite import ir
 
@@ -24,7 +24,7 @@ def _window_call(op, inputs, output, in_h, out_h, k, stride, pad, kind="eenn_dep
 
 
 def _add_call(op, inputs, output, h):
-    params = AddParams(8, h, h, h, *[0] * 12)
+    params = AddParams(8, h, h, h, AddQuantization(*[0] * 12))
     return ops.KernelCall(op, "eenn_add", "eenn_add_params", params, inputs, output, rows=h)
 
 

@@ -19,13 +19,14 @@ from eenn.firmware import hostrun
 from singleop import LOOKUP_KINDS, STRATEGIES
 
 INPUTS_PER_MODEL = 8
+TFLM_ARENA = 1 << 20  # bytes: the default, sized from the model, is too small for RESIZE_NEAREST_NEIGHBOR's output
 EXAMPLES = 10
 # few for the ops of one kernel, whose tables test_tables.py checks over every input, and for aliases
 FEW_EXAMPLES = {kind: 4 for kind in (*LOOKUP_KINDS, "SQUEEZE", "EXPAND_DIMS")}
 
 
 def _compare(model, path: str) -> None:
-    interp = runtime.Interpreter.from_bytes(model.tflite)
+    interp = runtime.Interpreter.from_bytes(model.tflite, arena_size=TFLM_ARENA)
     rng = np.random.default_rng(len(model.tflite))
     with tempfile.TemporaryDirectory() as tmp:
         generated = emit.generate([("op.tflite", model.tflite)], Path(tmp) / "src", "op")

@@ -23,9 +23,12 @@ def test_every_op_module_is_registered():
                             "MEAN", "ADD", "SOFTMAX", "RESHAPE"}
 
 
-@pytest.mark.parametrize("kind", list(ops.OPS))
-def test_an_op_kind_agrees_with_its_kernel(kind):
-    op = ops.OPS[kind]
+KINDS = [*ops.OPS.values(), *ops.VARIANTS]
+
+
+@pytest.mark.parametrize("op", KINDS, ids=[f"{op.kind}-{op.function}" for op in KINDS])
+def test_an_op_kind_agrees_with_its_kernel(op):
+    kind = op.kind
     if op.function is None:
         assert not op.features and op.row_params is None
         return

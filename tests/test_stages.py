@@ -9,7 +9,9 @@ from tflite_micro import runtime
 
 from eenn import ops
 from eenn.errors import EennError
-from eenn.frontend import quantize, stages, training, zoo
+from eenn.codegen import emit
+from eenn.firmware import hostrun
+from eenn.frontend import augment, quantize, stages, training, zoo
 from eenn.frontend.heads import HeadSpec
 from eenn.tflite import flatbuffer as fb, ir
 from eenn.tflite.reference import StageChain
@@ -110,6 +112,41 @@ def test_a_cut_through_a_residual_block_is_refused():
     whole = quantize.to_int8_tflite(model, batch1, x)
     with pytest.raises(EennError, match="must cross exactly one tensor"):
         stages.split(whole, 2)
+
+
+def test_a_1d_model_that_crops_and_upsamples_splits_after_a_conv1d_and_runs_as_under_tflm(tmp_path):
+    """The converter hands a Conv1D's output on both as [1,1,N,C] and squeezed to [1,N,C] (one
+    bytes, two tensors); the stage after the cut renames it again itself (no code), so the cut
+    crosses one tensor. Cropping1D (STRIDED_SLICE), UpSampling1D (TILE, rewritten BROADCAST_TO)
+    and Conv1DTranspose (TRANSPOSE_CONV) then run in generated C as TFLM runs them."""
+    import keras
+    from keras import layers
+
+    x_in = keras.Input((32, 3))
+    a = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv_a")(x_in)
+    b = layers.Conv1D(8, 3, padding="same", name="conv_b")(a)
+    x = layers.UpSampling1D(2)(layers.Cropping1D((1, 3))(layers.Add()([a, b])))
+    x = layers.Conv1DTranspose(4, 3, strides=2, padding="same", activation="relu")(x)
+    y = layers.GlobalAveragePooling1D()(x)
+    keras.Model(x_in, layers.Dense(4, activation="softmax")(y)).save(tmp_path / "residual.keras")
+    entry = augment.entry(tmp_path / "residual.keras")
+    x = np.random.default_rng(0).random((16, 32, 3), dtype=np.float32)
+    model = training.untrained(entry, ("conv_a",), HeadSpec("dense"), 4, 0, x)
+    batch1 = training.build_eenn(entry, ("conv_a",), HeadSpec("dense"), 4, batch_size=1)
+    whole = quantize.to_int8_tflite(model, batch1, x)
+    stage_list = stages.split(whole, 2)
+    assert {"STRIDED_SLICE", "BROADCAST_TO", "TRANSPOSE_CONV"} <= set(stage_list[1].ops)
+    host = hostrun.HostModel(emit.generate([(f"s{s.index}.tflite", s.tflite) for s in stage_list], tmp_path / "src"),
+                             tmp_path, "portable")
+    q = stage_list[0].input.quantization
+    chain = StageChain([s.tflite for s in stage_list])
+    for sample in x[:4]:
+        x8 = quantize.quantize_input(sample[None], q.scale[0], q.zero_point[0])
+        expected = chain.run_one(x8)
+        for a, b in zip(expected, _whole_outputs(whole, 2, x8)):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(host.run_one(x8), expected):
+            np.testing.assert_array_equal(a.reshape(-1), b.reshape(-1))
 
 
 def test_not_a_flatbuffer():

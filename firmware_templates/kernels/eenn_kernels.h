@@ -181,17 +181,22 @@ typedef struct {
 void eenn_reduce_max(const eenn_reduce_max_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
                      int32_t first_row, int32_t end_row);
 
-/* ADD and SUB of two tensors of one shape, each with its own quantization, in rows of
- * row_size values. */
+/* ADD and SUB, each input with its own quantization: both rescaled to a common scale, then
+ * to the output's. */
 typedef struct {
-    int32_t row_size;
-    int32_t input1_rows, input2_rows, output_rows; /* rows each buffer holds */
     int32_t input1_offset, input2_offset, output_offset;
     int32_t left_shift;
     int32_t input1_multiplier, input1_shift;
     int32_t input2_multiplier, input2_shift;
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
+} eenn_add_quantization;
+
+/* Two tensors of one shape, in rows of row_size values. */
+typedef struct {
+    int32_t row_size;
+    int32_t input1_rows, input2_rows, output_rows; /* rows each buffer holds */
+    eenn_add_quantization quantization;
 } eenn_add_params;
 
 void eenn_add(const eenn_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output, int32_t first_row,
@@ -234,6 +239,17 @@ typedef struct {
 void eenn_maximum(const eenn_broadcast_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void eenn_minimum(const eenn_broadcast_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* ADD and SUB of two tensors that broadcast (one may be a constant). */
+typedef struct {
+    eenn_broadcast_params shape;
+    eenn_add_quantization quantization;
+} eenn_add_broadcast_params;
+
+void eenn_add_broadcast(const eenn_add_broadcast_params *p, const int8_t *input1, const int8_t *input2,
+                        int8_t *output);
+void eenn_sub_broadcast(const eenn_add_broadcast_params *p, const int8_t *input1, const int8_t *input2,
+                        int8_t *output);
+
 /* MUL, broadcast as above (its first fields are eenn_broadcast_params'), requantized once. */
 typedef struct {
     int32_t out_h, out_w, out_c;
@@ -256,6 +272,21 @@ typedef struct {
 } eenn_pad_params;
 
 void eenn_pad(const eenn_pad_params *p, const int8_t *input, int8_t *output);
+
+/* STRIDED_SLICE, SLICE and RESIZE_NEAREST_NEIGHBOR: output position (h, w, c) is the input
+ * value at rows[h] + columns[w] + c * channel_stride, copied as stored. */
+typedef struct {
+    int32_t out_h, out_w, out_c;
+    int32_t channel_stride;
+    const int32_t *rows;    /* [out_h] */
+    const int32_t *columns; /* [out_w] */
+} eenn_gather_params;
+
+void eenn_gather(const eenn_gather_params *p, const int8_t *input, int8_t *output);
+
+/* TRANSPOSE_CONV: eenn_conv_params with int8 weights [out_c][k_h][k_w][in_c] (no dilation,
+ * depth multiplier 1; the buffers hold whole tensors). */
+void eenn_transpose_conv(const eenn_conv_params *p, const int8_t *input, int8_t *output);
 
 /* SOFTMAX over the last dimension, int8 in, int8 out (scale 1/256, zero point -128). */
 typedef struct {

@@ -31,6 +31,7 @@ class StageCode:
     index: int
     source: str  # the .tflite it came from
     calls: tuple  # ops.KernelCall, in order (as the segments hold them)
+    constants: tuple  # (tensor, int8 values) of the constant tensors the calls read as inputs
     segments: tuple  # fusion.Segment, in order
     macs: int
     weight_bytes: int  # constant arrays in flash
@@ -59,6 +60,7 @@ def _environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["c_values"] = _c_values
     env.tests["const_array"] = lambda v: isinstance(v, ops.ConstArray)
+    env.tests["params"] = lambda v: isinstance(v, ops.Params)
     return env
 
 
@@ -67,11 +69,13 @@ def _stage_code(k, name, tflite, graph, segments, plan, step_range) -> StageCode
     extent = max((v.offset + v.size for v in plan.values if v.first <= last and first <= v.last), default=0)
     calls = [c for seg in segments for c in seg.calls]
     arrays = [v for c in calls if c.params for _, v in c.params.items() if isinstance(v, ops.ConstArray)]
-    weight_bytes = sum(len(a.values) * CTYPE_BYTES[a.ctype] for a in arrays)
+    read = dict.fromkeys(t for c in calls for t in c.inputs if graph.tensors[t].is_constant)
+    constants = tuple((t, tuple(int(v) for v in graph.tensors[t].data.reshape(-1))) for t in read)
+    weight_bytes = sum(len(a.values) * CTYPE_BYTES[a.ctype] for a in arrays) + sum(len(v) for _, v in constants)
     has_boundary = len(graph.outputs) > 1
     boundary = graph.outputs[-1]
     macs = sum(ops.macs(graph, op) for op in graph.ops)
-    return StageCode(k, name, tuple(calls), tuple(segments), macs, weight_bytes, extent,
+    return StageCode(k, name, tuple(calls), constants, tuple(segments), macs, weight_bytes, extent,
                      tuple(plan.offset(k, t) for t in graph.inputs),
                      plan.offset(k, graph.outputs[0]), graph.tensors[graph.outputs[0]].nbytes,
                      plan.offset(k, boundary) if has_boundary else 0,
@@ -108,8 +112,20 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
                 base = f"stage{k}_op{call.op.index}"
                 return f"{base}_{array.name}" if array is not None else base
 
-            def tensor_names(call, graph=graph):
-                names = lambda ts: ", ".join(graph.tensors[t].name for t in ts)  # noqa: E731
+            def constant(t, k=k):
+                return f"stage{k}_tensor{t}"
+
+            def input_pointer(t, k=k, code=code):
+                """The pointer a kernel reads input tensor t from."""
+                if any(t == c for c, _ in code.constants):
+                    return constant(t)
+                return f"(const int8_t *)(arena + {plan.offset(k, t)})"
+
+            def tensor_name(t, graph=graph):
+                return graph.tensors[t].name
+
+            def tensor_names(call):
+                names = lambda ts: ", ".join(tensor_name(t) for t in ts)  # noqa: E731
                 return f"{names(call.inputs)} -> {names([call.output])}"
 
             def segment_symbol(segment, k=k):
@@ -122,7 +138,7 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
 
             text = env.get_template("eenn_stage.c.j2").render(
                 context, stage=code, symbol=symbol, tensor_names=tensor_names, scratch=scratch,
-                segment_symbol=segment_symbol,
+                segment_symbol=segment_symbol, constant=constant, input_pointer=input_pointer, tensor_name=tensor_name,
                 offset=lambda t, k=k: plan.offset(k, t))
             (tmp / f"eenn_stage{k}.c").write_text(text)
         for template in ("eenn_model.h", "eenn_model.c"):

@@ -1,8 +1,8 @@
 """Single-op, full-int8 TFLite models built directly as flatbuffers (no TensorFlow).
 
 `build` writes any one-operator model through the schema's object API. The makers below
-(`conv2d`, `fully_connected`, `pool`, `mean`, `reduce_max`, `logistic`, `mul`,
-`concatenation`, `add`, `maximum_minimum`, `pad`, `softmax`) give one layer of a chosen
+(`conv2d`, `transpose_conv`, `fully_connected`, `pool`, `mean`, `reduce_max`, `logistic`,
+`mul`, `concatenation`, `add`, `maximum_minimum`, `pad`, `crop`, `upsample`, `softmax`) give one layer of a chosen
 shape with the quantization the converter produces for a ReLU network: inputs and outputs
 at zero point -128, weights symmetric per output channel, int32 biases, and scales that
 keep the int8 outputs spread. Weights come from a seeded generator, so a layer is the same
@@ -160,6 +160,23 @@ def conv2d(size: tuple, in_c: int, out_c: int, kernel: tuple = (3, 3), stride: i
     return Layer(kind, name, single(kind, options_type, options, [x, *params, y]))
 
 
+def transpose_conv(size: tuple, in_c: int, out_c: int, kernel: tuple = (3, 3), stride: int = 2,
+                   padding: str = "SAME", seed: int = 0) -> Layer:
+    """TRANSPOSE_CONV with ReLU of a [1,H,W,in_c] input (Conv2DTranspose): H * stride rows out
+    with SAME padding, (H - 1) * stride + the kernel with VALID."""
+    out = tuple(n * stride if padding == "SAME" else (n - 1) * stride + k for n, k in zip(size, kernel))
+    x = _activation("input", (1, *size, in_c))
+    w, b = _weights_and_bias((out_c, *kernel, in_c), 0, x.scale[0], seed)
+    fan_in = math.prod(-(-k // stride) for k in kernel) * in_c
+    y = _activation("output", (1, *out, out_c), _dot_output_scale(x.scale[0], w, fan_in))
+    options = schema.TransposeConvOptionsT(padding=getattr(schema.Padding, padding), strideH=stride, strideW=stride,
+                                           fusedActivationFunction=schema.ActivationFunctionType.RELU)
+    shape = Tensor("output_shape", (4,), INT32, data=np.array([1, *out, out_c], np.int32))
+    tflite = single("TRANSPOSE_CONV", schema.BuiltinOptions.TransposeConvOptions, options, [shape, w, x, b, y])
+    name = f"transpose conv {kernel[0]}x{kernel[1]}/{stride} {padding.lower()} {size[0]}x{size[1]}x{in_c}->{out_c}"
+    return Layer("TRANSPOSE_CONV", name, tflite)
+
+
 def fully_connected(in_n: int, out_n: int, seed: int = 0) -> Layer:
     """FULLY_CONNECTED [1,in_n] -> [1,out_n] with ReLU."""
     x = _activation("input", (1, in_n))
@@ -234,10 +251,11 @@ def concatenation(shape: tuple, sizes: tuple) -> Layer:
     return Layer("CONCATENATION", f"concatenation {dims}x({'+'.join(map(str, sizes))})", tflite)
 
 
-def add(size: tuple, channels: int, kind: str = "ADD") -> Layer:
-    """ADD (or SUB) of two [1,H,W,C] tensors of different scales."""
+def add(size: tuple, channels: int, kind: str = "ADD", broadcast: bool = False) -> Layer:
+    """ADD (or SUB) of [1,H,W,C] and a tensor of its shape or, broadcast, [1,1,1,C], of different scales."""
     shape = (1, *size, channels)
-    a, b = _activation("input_a", shape), _activation("input_b", shape, 2 * INPUT_SCALE)
+    a = _activation("input_a", shape)
+    b = _activation("input_b", (1, 1, 1, channels) if broadcast else shape, 2 * INPUT_SCALE)
     y = _activation("output", shape, 3 * INPUT_SCALE)
     relu = schema.ActivationFunctionType.RELU
     options_type, options = ((schema.BuiltinOptions.AddOptions, schema.AddOptionsT(fusedActivationFunction=relu,
@@ -246,7 +264,7 @@ def add(size: tuple, channels: int, kind: str = "ADD") -> Layer:
                              (schema.BuiltinOptions.SubOptions, schema.SubOptionsT(fusedActivationFunction=relu,
                                                                                    potScaleInt16=True)))
     tflite = single(kind, options_type, options, [a, b, y])
-    return Layer(kind, f"{kind.lower()} {size[0]}x{size[1]}x{channels}", tflite)
+    return Layer(kind, f"{kind.lower()} {size[0]}x{size[1]}x{channels}" + (" by 1x1" if broadcast else ""), tflite)
 
 
 def maximum_minimum(kind: str, size: tuple, channels: int, broadcast: bool = False) -> Layer:
@@ -267,6 +285,28 @@ def pad(size: tuple, channels: int, before: int = 1, after: int = 1) -> Layer:
                                                               np.int32))
     tflite = single("PAD", schema.BuiltinOptions.PadOptions, schema.PadOptionsT(), [x, paddings, y])
     return Layer("PAD", f"pad {size[0]}x{size[1]}x{channels} by {before}+{after}", tflite)
+
+
+def crop(size: tuple, channels: int, before: int = 1, after: int = 1) -> Layer:
+    """STRIDED_SLICE of [1,H,W,C] less `before` and `after` rows and columns (Cropping2D)."""
+    x = _activation("input", (1, *size, channels))
+    y = _activation("output", (1, *(n - before - after for n in size), channels))
+    bounds = [Tensor(name, (4,), INT32, data=np.array(values, np.int32)) for name, values in
+              (("begin", [0, before, before, 0]), ("end", [1, size[0] - after, size[1] - after, channels]),
+               ("strides", [1, 1, 1, 1]))]
+    tflite = single("STRIDED_SLICE", schema.BuiltinOptions.StridedSliceOptions, schema.StridedSliceOptionsT(),
+                    [x, *bounds, y])
+    return Layer("STRIDED_SLICE", f"crop {size[0]}x{size[1]}x{channels} by {before}+{after}", tflite)
+
+
+def upsample(size: tuple, channels: int, factor: int = 2) -> Layer:
+    """RESIZE_NEAREST_NEIGHBOR of [1,H,W,C] by an integer factor (UpSampling2D)."""
+    x = _activation("input", (1, *size, channels))
+    y = _activation("output", (1, *(n * factor for n in size), channels))
+    shape = Tensor("size", (2,), INT32, data=np.array([n * factor for n in size], np.int32))
+    tflite = single("RESIZE_NEAREST_NEIGHBOR", schema.BuiltinOptions.ResizeNearestNeighborOptions,
+                    schema.ResizeNearestNeighborOptionsT(), [x, shape, y])
+    return Layer("RESIZE_NEAREST_NEIGHBOR", f"upsample {size[0]}x{size[1]}x{channels} by {factor}", tflite)
 
 
 def softmax(depth: int, rows: int = 1) -> Layer:

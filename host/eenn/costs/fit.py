@@ -42,11 +42,21 @@ def _fitting_layers() -> list:
     for kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         result += [singleop.pool(kind, size, c, k, s, pad) for size, c, k, s, pad in pools]
     result += [singleop.mean(size, c) for size, c in spatial]
-    result += [singleop.add(size, c, kind) for size, c in spatial for kind in ("ADD", "SUB")]
+    result += [singleop.add(size, c, kind, broadcast) for size, c in spatial for kind in ("ADD", "SUB")
+               for broadcast in (False, True)]
     result += [singleop.maximum_minimum(kind, size, c, broadcast) for kind in ("MAXIMUM", "MINIMUM")
                for size, c in spatial for broadcast in (False, True)]
     result += [singleop.pad(size, c, before, after) for size, c in spatial for before, after in [(1, 1), (0, 2)]]
     result += [singleop.reduce_max(size, c) for size, c in spatial]
+    result += [singleop.crop(size, c, before, after) for size, c in spatial[:3] + spatial[5:6]
+               for before, after in [(1, 1), (0, 2)]]
+    result += [singleop.upsample(size, c, factor) for size, c in spatial[:4] for factor in (2, 3)]
+    result += [singleop.transpose_conv(size, cin, cout, k, s, pad) for size, cin, cout, k, s, pad in [
+        ((4, 4), 8, 8, (3, 3), 2, "SAME"), ((4, 4), 4, 8, (2, 2), 2, "VALID"), ((6, 6), 8, 4, (3, 3), 1, "SAME"),
+        ((1, 16), 8, 8, (1, 3), 2, "SAME"), ((3, 3), 16, 16, (4, 4), 2, "SAME"), ((5, 5), 2, 3, (3, 3), 3, "VALID"),
+        ((8, 8), 4, 4, (1, 1), 1, "VALID"), ((2, 2), 32, 8, (3, 3), 2, "SAME"), ((6, 6), 1, 16, (5, 5), 1, "SAME"),
+        ((4, 4), 8, 2, (2, 2), 2, "SAME"), ((1, 32), 4, 4, (1, 5), 1, "SAME"), ((3, 3), 4, 12, (3, 3), 3, "SAME"),
+        ((5, 5), 16, 1, (1, 1), 2, "VALID"), ((4, 4), 3, 3, (4, 4), 1, "VALID")]]
     result += [singleop.logistic(size, c) for size, c in spatial]
     result += [singleop.mul(size, c, broadcast) for size, c in spatial for broadcast in (False, True)]
     result += [singleop.concatenation(shape, sizes) for shape, sizes in [

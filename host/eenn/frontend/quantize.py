@@ -1,7 +1,8 @@
 """Full-int8 conversion of a whole multi-exit Keras model, in one calibration.
 
 The model is rebuilt with a fixed batch size of 1 (so Flatten stays one RESHAPE), its
-weights copied, and converted with int8 input and outputs.
+weights copied, and converted with int8 input and outputs; ops TFLM lacks are rewritten into
+ones it has (eenn.tflite.rewrite).
 """
 
 import contextlib
@@ -11,6 +12,7 @@ import warnings
 import numpy as np
 
 from ..errors import EennError
+from ..tflite import rewrite
 from ..util.capture import native_output
 
 REPRESENTATIVE_SAMPLES = 300
@@ -32,10 +34,11 @@ def to_int8_tflite(model, batch1_model, representative_x: np.ndarray) -> bytes:
     converter.inference_output_type = tf.int8
     with _converter_quiet():
         try:
-            return bytes(converter.convert())
+            converted = bytes(converter.convert())
         except Exception as e:  # the converter raises many types; its first line says what failed
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise EennError(f"int8 conversion failed: {first}") from None
+    return rewrite.tiles_as_broadcasts(converted)
 
 
 @contextlib.contextmanager

@@ -143,6 +143,27 @@ def _exit_tensors(model, num_exits: int) -> list:
     return [outputs[n] for n in names]
 
 
+def _with_aliases(model, sg, producer: dict, members: list) -> list:
+    """Each stage's ops, with a copy of every op of an earlier stage that only renames bytes
+    (RESHAPE, SQUEEZE, EXPAND_DIMS: no code) between a tensor the stage reads and the op
+    that made it: the converter often hands a convolution's output on both as it is and
+    squeezed, and the cut then crosses the one tensor they share."""
+    def renames(i):
+        kind = ops.OPS.get(fb.op_name(model, sg.operators[i]))
+        return kind is not None and kind.aliases_input
+
+    members = [set(m) for m in members]
+    for stage in members:
+        pending = list(stage)
+        while pending:
+            for x in sg.operators[pending.pop()].inputs:
+                p = producer.get(x)
+                if p is not None and p not in stage and renames(p):
+                    stage.add(p)
+                    pending.append(p)
+    return members
+
+
 def split(model_bytes: bytes, num_exits: int) -> list:
     """Stages of a multi-exit model whose signature outputs output_0.. are the exits in order."""
     model = fb.read(model_bytes)
@@ -166,19 +187,20 @@ def split(model_bytes: bytes, num_exits: int) -> list:
     unused = set(range(len(sg.operators))) - stage_of.keys()
     if unused:
         raise EennError(f"ops {sorted(unused)} feed no exit; the model has parts no stage would run")
+    members = _with_aliases(model, sg, producer, [{i for i, j in stage_of.items() if j == k} for k in range(num_exits)])
 
     graph = ir.read(model_bytes)
     stages = []
     model_input = list(sg.inputs)
     for k, t in enumerate(exit_tensors):
-        members = [i for i in range(len(sg.operators)) if stage_of[i] == k]
         inputs = sorted({
-            x for i in members for x in sg.operators[i].inputs
-            if x >= 0 and not fb.is_constant(model, sg.tensors[x]) and stage_of.get(producer.get(x)) != k
+            x for i in members[k] for x in sg.operators[i].inputs
+            if x >= 0 and not fb.is_constant(model, sg.tensors[x]) and producer.get(x) not in members[k]
         })
         later = sorted({
-            x for i in members for x in sg.operators[i].outputs
-            if any(stage_of[c] > k for c in consumers.get(x, ()))
+            x for i in members[k] for x in sg.operators[i].outputs
+            if any(c in members[j] and i not in members[j]
+                   for j in range(k + 1, num_exits) for c in consumers.get(x, ()))
         })
         if k == 0 and inputs != model_input:
             raise EennError(f"stage 0 reads tensors {inputs}; expected only the model input {model_input}")
@@ -192,7 +214,7 @@ def split(model_bytes: bytes, num_exits: int) -> list:
                             "the cut at this exit must cross exactly one tensor")
         if k < num_exits - 1 and not later:
             raise EennError(f"stage {k} hands nothing to stage {k + 1}")
-        tflite = fb.write(_submodel(model, members, inputs, [t] + later))
+        tflite = fb.write(_submodel(model, sorted(members[k]), inputs, [t] + later))
         ops.lower(ir.read(tflite), k)  # every op to code, before any interpreter prepares it
         stages.append(Stage(
             index=k,
@@ -200,7 +222,7 @@ def split(model_bytes: bytes, num_exits: int) -> list:
             input=_tensor_info(sg, inputs[0]),
             exit_output=_tensor_info(sg, t),
             boundary=_tensor_info(sg, later[0]) if later else None,
-            macs=sum(ops.macs(graph, graph.ops[i]) for i in members),
-            ops=tuple(fb.op_name(model, sg.operators[i]) for i in members),
+            macs=sum(ops.macs(graph, graph.ops[i]) for i in sorted(members[k])),
+            ops=tuple(fb.op_name(model, sg.operators[i]) for i in sorted(members[k])),
         ))
     return stages

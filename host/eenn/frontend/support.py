@@ -18,7 +18,6 @@ _HINTS = {
     "MUL": "batch normalization right after a convolution or dense layer (before its activation), which folds "
            "into it",
     "PAD": "padding='same' in the layer after it",
-    "TRANSPOSE_CONV": "a convolution of stride 1 (and pooling)",
 }
 
 

@@ -4,8 +4,10 @@ typed parameters, MACs, the cost model's counts, the order of its reads and writ
 its output may overlap an input) and how it fuses.
 
 Adding an op is adding a module here that lists its OpKind in OPS, its kernel(s) in
-firmware_templates/kernels/ and its test (docs/adding-an-op.md). Modules whose names start
-with "_" hold what the op modules share.
+firmware_templates/kernels/ and its test (docs/adding-an-op.md). A module lists in VARIANTS
+the OpKinds of kernels that its ops lower to in some cases only (ADD of shapes that
+broadcast), reached through their calls' functions. Modules whose names start with "_" hold
+what the op modules share.
 """
 
 import importlib
@@ -16,20 +18,22 @@ from ..tflite.ir import Graph, Op
 from ._base import ConstArray, KernelCall, OpKind, OpView, Params, Refusal, refuse
 
 
-def _discover() -> dict:
-    found = {}
+def _discover() -> "tuple[dict, list]":
+    found, variants = {}, []
     for module in pkgutil.iter_modules(__path__):
         if module.name.startswith("_"):
             continue
-        for kind in importlib.import_module(f"{__name__}.{module.name}").OPS:
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        for kind in loaded.OPS:
             if kind.kind in found:
                 raise EennError(f"op {kind.kind} is defined twice (eenn.ops.{module.name})")
             found[kind.kind] = kind
-    return dict(sorted(found.items()))
+        variants += getattr(loaded, "VARIANTS", ())
+    return dict(sorted(found.items())), variants
 
 
-OPS = _discover()  # TFLite builtin name -> OpKind
-KERNELS = {k.function: k for k in OPS.values() if k.function}  # C kernel -> OpKind
+OPS, VARIANTS = _discover()  # TFLite builtin name -> OpKind; the kernels some ops lower to in some cases
+KERNELS = {k.function: k for k in [*OPS.values(), *VARIANTS] if k.function}  # C kernel -> OpKind
 
 
 def lower(graph: Graph, stage: int) -> list:
@@ -53,4 +57,5 @@ def of(call: KernelCall) -> OpKind:
     return KERNELS[call.function] if call.function else OPS[call.op.kind]
 
 
-__all__ = ["ConstArray", "KernelCall", "KERNELS", "OPS", "OpKind", "OpView", "Params", "Refusal", "lower", "macs", "of"]
+__all__ = ["ConstArray", "KernelCall", "KERNELS", "OPS", "OpKind", "OpView", "Params", "Refusal", "VARIANTS", "lower",
+           "macs", "of"]

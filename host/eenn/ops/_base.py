@@ -23,7 +23,8 @@ class Params:
     """A kernel's parameter struct (eenn_kernels.h): its fields, in order, are the struct's."""
 
     def items(self):
-        """(field, value) in struct order: an int, or a ConstArray the struct points to."""
+        """(field, value) in struct order: an int, a ConstArray the struct points to, or a
+        Params of ints, a struct held inside it."""
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
 
@@ -33,7 +34,7 @@ class KernelCall:
     function: "str | None"  # None: the op only renames bytes (RESHAPE)
     params_type: "str | None"
     params: "Params | None"
-    inputs: tuple  # activation tensor indices, in the kernel's argument order
+    inputs: tuple  # tensor indices, in the kernel's argument order: activations, or constants (OpView.operand)
     output: int
     scratch_bytes: "int | None" = None  # arena bytes the kernel may use while it runs; None: no scratch argument
     rows: "int | None" = None  # rows the kernel computes in [first_row, end_row) calls; None: one call, no rows
@@ -85,6 +86,17 @@ class OpView:
             self.refuse(f"{role} has scale {q.scale[0]}; it must be positive")
         if not t.shape or (len(t.shape) > 1 and t.shape[0] != 1):  # 1-D: one sample squeezed (1x1 spatial)
             self.refuse(f"{role} has shape {list(t.shape)}; the kernels handle batch 1 only")
+        return t, q.scale[0], q.zero_point[0]
+
+    def operand(self, position: int):
+        """An activation, or an int8 constant quantized per tensor, that a kernel reads as it
+        reads an activation (the generated code holds its values); (tensor, scale, zero point)."""
+        t = self.tensor(position)
+        if not t.is_constant:
+            return self.activation(position)
+        q = t.quantization
+        if t.dtype != np.int8 or q is None or len(q.scale) != 1:
+            self.refuse(f"constant '{t.name}' must be int8 with one (per-tensor) quantization scale")
         return t, q.scale[0], q.zero_point[0]
 
     def option(self, key, default=None):

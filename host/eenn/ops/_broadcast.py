@@ -62,9 +62,18 @@ def geometry(o, a, b, y) -> dict:
                 input2_stride_h=h2, input2_stride_w=w2, input2_stride_c=c2)
 
 
-def trace(call) -> Trace:
-    """Output element i written after reading each input's element of it, in output order."""
-    p = call.params
+FEATURES = ("calls", "positions", "outputs")  # a broadcasting kernel's counts
+
+
+def counts(p: BroadcastParams) -> dict:
+    """A broadcasting kernel's counts (FEATURES): an inner loop per output position."""
+    return {"calls": 1, "positions": p.out_h * p.out_w, "outputs": p.out_h * p.out_w * p.out_c}
+
+
+def trace(call, p: BroadcastParams = None) -> Trace:
+    """Output element i written after reading each input's element of it, in output order;
+    `p` the call's BroadcastParams if its params are not."""
+    p = call.params if p is None else p
     h, w, c = np.meshgrid(np.arange(p.out_h), np.arange(p.out_w), np.arange(p.out_c), indexing="ij")
     first = (h * p.input1_stride_h + w * p.input1_stride_w + c * p.input1_stride_c).reshape(-1)
     second = (h * p.input2_stride_h + w * p.input2_stride_w + c * p.input2_stride_c).reshape(-1)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._quantmath import INT8_MAX, INT8_MIN, quantize_multiplier, round_half_away
+from ._quantmath import INT8_MAX, INT8_MIN, add_params, quantize_multiplier, round_half_away
 
 INT32_MAX = (1 << 31) - 1
 _INPUTS = np.arange(INT8_MIN, INT8_MAX + 1, dtype=np.int64)
@@ -249,4 +249,19 @@ def mul_constant(in_scale: float, in_zp: int, constant: int, constant_scale: flo
     multiplier, shift = quantize_multiplier(in_scale * constant_scale / out_scale)
     product = (_INPUTS - in_zp) * (constant - constant_zp)
     output = out_zp + _multiply_by_quantized_multiplier(product, multiplier, shift)
+    return np.minimum(act_max, np.maximum(act_min, output)).astype(np.int8)
+
+
+def add_constant(subtract: bool, position: int, constant: int, scale1: float, zp1: int, scale2: float, zp2: int,
+                 out_scale: float, out_zp: int, act_min: int, act_max: int) -> np.ndarray:
+    """ADD (SUB: input 1 minus input 2) of the input and one int8 constant at input `position`
+    (0 or 1), clamped to [act_min, act_max]: both rescaled to twice the larger input scale."""
+    p = add_params(scale1, scale2, out_scale)
+    first, second = (constant, _INPUTS) if position == 0 else (_INPUTS, constant)
+    a = _multiply_by_quantized_multiplier((first - zp1) * (1 << p["left_shift"]), p["input1_multiplier"],
+                                          p["input1_shift"])
+    b = _multiply_by_quantized_multiplier((second - zp2) * (1 << p["left_shift"]), p["input2_multiplier"],
+                                          p["input2_shift"])
+    total = _wrap(a - b if subtract else a + b)
+    output = out_zp + _multiply_by_quantized_multiplier(total, p["output_multiplier"], p["output_shift"])
     return np.minimum(act_max, np.maximum(act_min, output)).astype(np.int8)
