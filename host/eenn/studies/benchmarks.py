@@ -93,7 +93,7 @@ def build_model(name: str, out_root: Path) -> Build:
     return built
 
 
-MODEL_CONSTANT = re.compile(r"stage\d+_op\d+(_[a-z]+)?")  # the generator's names of an op's arrays and parameters
+MODEL_CONSTANT = re.compile(r"stage\d+_(op\d+(_[a-z]+)?|tensor\d+)")  # an op's arrays and parameters, constant operands
 
 
 def model_constant_bytes(elf: Path) -> int:
