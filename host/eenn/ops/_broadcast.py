@@ -43,6 +43,17 @@ class BroadcastParams(Params):
     input2_stride_c: int
 
 
+def operands(o) -> tuple:
+    """The two inputs of a binary op (OpView.operand: (tensor, scale, zero point) each, one of
+    them may be a constant) and the position of the one that is a single constant value, or
+    None (a function of the other input alone: a table, eenn.ops.unary)."""
+    pair = o.operand(0), o.operand(1)
+    constants = [i for i, (t, _, _) in enumerate(pair) if t.is_constant]
+    if len(constants) == 2:
+        o.refuse("both inputs are constants")
+    return pair, constants[0] if constants and pair[constants[0]][0].data.size == 1 else None
+
+
 def geometry(o, a, b, y) -> dict:
     """The BroadcastParams fields of inputs `a` and `b` to output `y` (tensors); refuses
     shapes that do not broadcast."""

@@ -53,20 +53,16 @@ class Add(OpKind):
         self.kind, self.function, self.broadcast = kind, function, broadcast
 
     def lower(self, o):
-        (a, scale1, zp1), (b, scale2, zp2) = operands = o.operand(0), o.operand(1)
-        constants = [i for i, (t, _, _) in enumerate(operands) if t.is_constant]
-        if len(constants) == 2:
-            o.refuse("both inputs are constants")
+        ((a, scale1, zp1), (b, scale2, zp2)), c = _broadcast.operands(o)
         y, out_scale, out_zp = o.activation(0, output=True)
         act_min, act_max = o.activation_range(out_scale, out_zp)
-        if constants and operands[constants[0]][0].data.size == 1:
-            c = constants[0]
-            table = _tables.add_constant(self.kind == "SUB", c, int(operands[c][0].data.reshape(-1)[0]), scale1, zp1,
+        if c is not None:
+            table = _tables.add_constant(self.kind == "SUB", c, int((a, b)[c].data.reshape(-1)[0]), scale1, zp1,
                                          scale2, zp2, out_scale, out_zp, act_min, act_max)
             return lookup_call(o, table, position=1 - c)
         q = AddQuantization(-zp1, -zp2, out_zp, **qm.add_params(scale1, scale2, out_scale), act_min=act_min,
                             act_max=act_max)
-        if constants or not _broadcast.same_layout(a.shape, b.shape, y.shape):
+        if a.is_constant or b.is_constant or not _broadcast.same_layout(a.shape, b.shape, y.shape):
             p = AddBroadcastParams(_broadcast.BroadcastParams(**_broadcast.geometry(o, a, b, y)), q)
             return KernelCall(o.op, self.broadcast.function, "eenn_add_broadcast_params", p, o.op.inputs[:2],
                               o.op.outputs[0])

@@ -28,15 +28,12 @@ class Mul(OpKind):
     features = _broadcast.FEATURES
 
     def lower(self, o):
-        (a, scale1, zp1), (b, scale2, zp2) = operands = o.operand(0), o.operand(1)
-        constants = [i for i, (t, _, _) in enumerate(operands) if t.is_constant]
-        if len(constants) == 2:
-            o.refuse("both inputs are constants")
+        pair, c = _broadcast.operands(o)
+        (a, scale1, zp1), (b, scale2, zp2) = pair
         y, out_scale, out_zp = o.activation(0, output=True)
         act_min, act_max = o.activation_range(out_scale, out_zp)
-        if constants and operands[constants[0]][0].data.size == 1:
-            c = constants[0]
-            (value, c_scale, c_zp), (_, in_scale, in_zp) = operands[c], operands[1 - c]
+        if c is not None:
+            (value, c_scale, c_zp), (_, in_scale, in_zp) = pair[c], pair[1 - c]
             table = _tables.mul_constant(in_scale, in_zp, int(value.data.reshape(-1)[0]), c_scale, c_zp, out_scale,
                                          out_zp, act_min, act_max)
             return lookup_call(o, table, position=1 - c)
