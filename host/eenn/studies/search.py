@@ -220,9 +220,6 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
 
     board = boards.get(config.validate().board)
     check_storage(storage)
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")  # Keras' notes on retracing between trials are not the user's
     if config.objective == "energy" and board.power is None:
         raise EennError(f"board {board.name} has no power figure: search with --objective cycles or macs")
     table = predict.load(board.cpu)  # a missing or stale cost table stops the search before any training
