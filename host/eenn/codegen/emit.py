@@ -115,9 +115,9 @@ def generate(stages: list, out_dir: Path, model_name: str = "eenn") -> Generated
             def constant(t, k=k):
                 return f"stage{k}_tensor{t}"
 
-            def input_pointer(t, k=k, code=code):
+            def input_pointer(t, k=k, constants={c for c, _ in code.constants}):
                 """The pointer a kernel reads input tensor t from."""
-                if any(t == c for c, _ in code.constants):
+                if t in constants:
                     return constant(t)
                 return f"(const int8_t *)(arena + {plan.offset(k, t)})"
 
