@@ -86,7 +86,8 @@ def augmented(model_files, tmp_path_factory):
     builds = {}
     for name, path in model_files.items():
         p = project.override(project.Project(), name=name, **{
-            "model.file": str(path), "data.source": "digits", "training.epochs": 15})
+            "model.file": str(path), "data.source": "digits", "training.epochs": 15,
+            "model.exits": augment.entry(path).default_exits, "model.if_slower": "keep"})
         builds[name] = pipeline.build(p, out, progress=False, log=lambda *_: None).build
     return out, builds
 

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "host" / "eenn"
 # Bottom to top: a unit imports only units before it (the root modules count as units).
 LAYERS = ("errors", "limits", "util", "resources", "protocol", "hardware", "tflite", "ops", "frontend", "decision",
-          "project", "codegen", "report", "artifact", "pipeline", "firmware", "device", "costs", "studies", "cli")
+          "project", "design", "codegen", "report", "artifact", "pipeline", "firmware", "device", "costs", "studies",
+          "cli")
 RESOURCES = {"eenn.resources.boards": ROOT / "boards", "eenn.resources.templates": ROOT / "firmware_templates"}
 
 

@@ -60,7 +60,7 @@ def test_the_choice_is_a_project_that_rebuilds_the_trial(searched, tmp_path):
     path = tmp_path / "project.toml"
     search.write_choice(chosen, path)
     proj = project.load(path)
-    assert proj.name == "small-search" and proj.model.file and proj.training.mode == "heads"
+    assert proj.name == "small-search" and proj.model.file and proj.training.mode == "candidates"
     rebuilt = pipeline.build(proj, out, progress=False, log=lambda *_: None).build.manifest
     summary = chosen.user_attrs["summary"]
     assert list(rebuilt.decision.spec.thresholds) == summary["thresholds"]
@@ -204,6 +204,6 @@ def test_a_trial_that_cannot_be_built_is_infeasible_and_the_search_goes_on(monke
     monkeypatch.setattr(pipeline, "build", refuse)
     trial = optuna.trial.FixedTrial({"exit:block1": True, "head:block1": "dense", "headroom": 0.0})
     with pytest.raises(optuna.TrialPruned, match="cannot be built: stage 0 hands 2 tensors"):
-        search.evaluate(trial, project.Project(), tmp_path / "backbone.keras", ("block1",), search.SearchConfig(),
-                        None, None, tmp_path)
+        search.evaluate(trial, project.Project(), tmp_path / "backbone.keras", {"block1": ["dense"]}, 2,
+                        search.SearchConfig(), None, None, tmp_path)
     assert trial.user_attrs["refused"] == "stage 0 hands 2 tensors to later stages"

@@ -75,6 +75,7 @@ class ModelEntry:
     exit_points: tuple
     head: "dict | list"  # one head for every exit, or one per exit (exits.as_dict)
     training_cache: "str | None"  # the trained weights' file in the cache; None: untrained
+    design: "dict | None" = None  # exits chosen automatically: eenn.design.Design.as_dict
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelEntry":

@@ -85,6 +85,11 @@ def _names(text: str) -> tuple:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _exits(text: str) -> "tuple | str":
+    names = _names(text)
+    return "auto" if names == ("auto",) else names
+
+
 def _replay(text: str) -> "int | str":
     if text == "all":
         return text
@@ -166,7 +171,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--dataset", help="built-in dataset (digits, mnist1d) or a .npz/.csv file")
     b.add_argument("--model", help="zoo model (see 'eenn zoo')")
     b.add_argument("--model-file", help="a trained Keras model (.keras) to augment into an EENN")
-    b.add_argument("--exits", type=_names, help="comma-separated exit points, in network order")
+    b.add_argument("--exits", type=_exits, help="comma-separated exit points, in network order, or 'auto': exits, "
+                   "heads and mechanism chosen for the lowest certified cost (the default for a model file)")
+    b.add_argument("--if-slower", choices=("original", "refuse", "keep"), help="when the certified EENN costs more "
+                   "than the network alone: build the network alone (default), refuse, or keep the EENN")
     b.add_argument("--head", help="exit head family: dense or conv")
     b.add_argument("--training", dest="training_mode", help="joint, frozen (backbone first, then heads only), or "
                    "heads (the heads only; default for a model file)")
@@ -198,8 +206,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="expected cost to minimize: MACs, or cycles or energy on the board (default macs)")
     r.add_argument("--storage", help="study storage URL, e.g. postgresql://user@host/db to share it between "
                    "machines (default: a SQLite file under generated/search/NAME/)")
-    r.add_argument("--epochs", type=_whole(1, MAX_EPOCHS), default=30,
-                   help="head training epochs per trial (default 30)")
+    r.add_argument("--epochs", type=_whole(1, MAX_EPOCHS),
+                   help="epochs of the one pass that trains every candidate head (default: the project's)")
     r.add_argument("--population", type=_whole(2), default=10, help="NSGA-II generation size (default 10; the first "
                    "generation is random)")
     r.add_argument("--max-loss", type=_real(0, 1), default=0.01, help="the choice: cheapest Pareto point within this "
@@ -317,7 +325,7 @@ def _build(args) -> None:
     proj = project.load(
         args.project, name=args.name, seed=args.seed, **{
             "data.source": args.dataset, "model.name": args.model, "model.file": args.model_file,
-            "model.exits": args.exits,
+            "model.exits": args.exits, "model.if_slower": args.if_slower,
             "model.head": args.head, "training.mode": args.training_mode, "training.epochs": args.epochs,
             "calibration.method": args.method,
             "decision.threshold": args.threshold, "decision.mechanism": args.mechanism,

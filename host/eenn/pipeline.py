@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifact
+from . import artifact, design
 from .codegen import emit, features, memory
-from .decision import calibration, mechanisms
+from .decision import calibration, mechanisms, risks
+from .decision.mechanisms import DEFAULT_MECHANISM
 from .errors import EennError
 from .frontend import data, heads, quantize, stages, training
 from .project import Project
 from .report import build_table, calibration_lines, codegen_table
-from .tflite.reference import StageChain, check_prepares, tflm_arena_bytes
+from .tflite.reference import Records, StageChain, check_prepares, tflm_arena_bytes
 from .util import atomic
 
 REPORT = "report.txt"
@@ -72,29 +73,28 @@ def _match_rate(predictions: np.ndarray, reference: np.ndarray) -> list:
     return [float(np.mean(p == reference)) for p in predictions]
 
 
-def build(project: Project, out_root: Path = Path("generated"), progress: bool = True, log=print) -> BuildResult:
-    project.validate()
-    entry = project.entry
-    split, trained = load_split(project, entry)
-    entry = _with_data_shape(entry, split)
-    exit_points = project.exit_points
-    num_exits = len(exit_points) + 1
-    out_root = Path(out_root)
+@dataclass(frozen=True)
+class _Quantized:
+    """A trained Keras EENN as int8 stages, with its TFLM records."""
 
-    if trained:
-        model, cache_path = training.train_cached(entry, split, exit_points, project.head, project.training,
-                                                  project.seed, out_root / ".cache" / "models", progress)
-    else:
-        model = training.untrained(entry, exit_points, project.head, split.num_classes, project.seed, split.train.x)
-        cache_path = None
-    origin = f"weights {cache_path}" if cache_path else "untrained: seeded random weights"
-    log(f"model: {entry.name} with exits at {', '.join(exit_points)} ({origin})")
+    exit_points: tuple
+    head: object
+    whole: bytes
+    stages: list
+    full_macs: int
+    records: dict
+    float_test: np.ndarray
 
-    batch1 = training.build_eenn(entry, exit_points, project.head, split.num_classes, batch_size=1)
+    @property
+    def cumulative_macs(self) -> list:
+        return np.cumsum([s.macs for s in self.stages]).tolist()
+
+
+def _quantized(entry, model, exit_points, head, split, trained: bool, progress: bool) -> _Quantized:
+    batch1 = training.build_eenn(entry, exit_points, head, split.num_classes, batch_size=1)
     whole = quantize.to_int8_tflite(model, batch1, split.train.x)
+    num_exits = len(exit_points) + 1
     stage_list = stages.split(whole, num_exits)
-    full_macs = stages.full_model_macs(whole, num_exits)
-
     in_q = stage_list[0].input.quantization
     check_prepares([s.tflite for s in stage_list])
     chain = StageChain([s.tflite for s in stage_list])
@@ -103,39 +103,182 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
                         part.y if trained else None, progress)
         for name, part in (("calib", split.calib), ("test", split.test))
     }
-    float_test = training.predict(model, split.test.x).argmax(-1)
+    return _Quantized(tuple(exit_points), head, whole, stage_list, stages.full_model_macs(whole, num_exits), records,
+                      training.predict(model, split.test.x).argmax(-1))
 
-    cumulative = np.cumsum([s.macs for s in stage_list]).tolist()
-    # an untrained model's outputs say nothing about a risk: its thresholds stay as given (or never)
-    settings = project.calibration if trained else replace(project.calibration, method=calibration.NO_CALIBRATION)
-    spec, calibrated = decide(project.decision, settings, project.seed, records,
-                              [s.exit_output.quantization for s in stage_list], cumulative, full_macs, log)
+
+def build(project: Project, out_root: Path = Path("generated"), progress: bool = True, log=print) -> BuildResult:
+    project.validate()
+    entry = project.entry
+    split, trained = load_split(project, entry)
+    entry = _with_data_shape(entry, split)
+    out_root = Path(out_root)
+    model, head, chosen, cache_path = _trained(project, entry, split, trained, out_root / ".cache" / "models",
+                                               progress, log)
+    exit_points = chosen.exit_points if chosen else project.exit_points
+    config = project.decision.resolved(chosen.mechanism if chosen else DEFAULT_MECHANISM)
+    origin = f"weights {cache_path}" if cache_path else "untrained: seeded random weights"
+    log(f"model: {entry.name} with exits at {', '.join(exit_points) or 'none (the network alone)'} ({origin})")
+
+    eenn = _quantized(entry, model, exit_points, head, split, trained, progress)
+    # an untrained model's outputs say nothing about a risk (its thresholds stay as given, or
+    # never), and a network without early exits has nothing to calibrate
+    settings = project.calibration if trained and exit_points else \
+        replace(project.calibration, method=calibration.NO_CALIBRATION)
+    rows = chosen.certification_rows if chosen else None
+    spec, calibrated = _decided(eenn, config, settings, project.seed, rows, log)
+    slower = calibrated is not None and certified_macs(calibrated, eenn.cumulative_macs) > eenn.full_macs
+    advice = _risk_advice(project, eenn, config, settings, rows, chosen,
+                          kept=not (slower and project.model.if_slower == "original"))
+    if advice:
+        log(advice)
+    if slower:
+        message = _slower_message(calibrated, eenn.cumulative_macs, eenn.full_macs)
+        if project.model.if_slower == "refuse":
+            raise EennError(f"{message}; name other exits (or none: --exits auto), or build it anyway with "
+                            "model.if_slower = \"keep\"")
+        if project.model.if_slower == "original":
+            log(f"warning: {message}; writing the network alone (a single-exit build; "
+                "model.if_slower = \"keep\" keeps the EENN)")
+            eenn = _network_alone(entry, model, len(exit_points), split, trained, progress)
+            spec, calibrated = _decided(eenn, config, replace(settings, method=calibration.NO_CALIBRATION),
+                                        project.seed, None, log)
+        else:
+            log(f"warning: {message}; kept as model.if_slower = \"keep\" asks")
+    stage_list, cumulative, full_macs, records = eenn.stages, eenn.cumulative_macs, eenn.full_macs, eenn.records
     test = records["test"]
     int8_test = test.predictions.T
     metrics = artifact.Metrics(
-        float_accuracy=_match_rate(float_test, split.test.y) if trained else None,
+        float_accuracy=_match_rate(eenn.float_test, split.test.y) if trained else None,
         int8_accuracy=_match_rate(int8_test, split.test.y) if trained else None,
-        int8_float_agreement=[float(np.mean(a == b)) for a, b in zip(int8_test, float_test)],
+        int8_float_agreement=[float(np.mean(a == b)) for a, b in zip(int8_test, eenn.float_test)],
         policy=mechanisms.evaluate(test, spec, cumulative, full_macs))
     manifest = artifact.Manifest(
         name=project.name, versions=_versions(), project=project,
         dataset=artifact.DatasetEntry(split.train.name, trained, split.num_classes, tuple(split.sample_shape),
                                       {k: len(v) for k, v in split.parts().items()}, split.digest()),
-        model=artifact.ModelEntry(entry.name, tuple(exit_points), heads.as_dict(project.head),
-                                  cache_path.name if cache_path else None),
+        model=artifact.ModelEntry(entry.name, eenn.exit_points, heads.as_dict(eenn.head),
+                                  cache_path.name if cache_path else None, chosen.as_dict() if chosen else None),
         input=stage_list[0].input, full_model_macs=full_macs,
         stages=tuple(_stage_entry(s, cumulative[s.index]) for s in stage_list),
-        exits=tuple(artifact.ExitEntry(k, p, k) for k, p in enumerate([*exit_points, "final"])),
-        decision=artifact.DecisionEntry(project.decision, spec,
-                                        calibration.summary(calibrated) if calibrated else None),
+        exits=tuple(artifact.ExitEntry(k, p, k) for k, p in enumerate([*eenn.exit_points, "final"])),
+        decision=artifact.DecisionEntry(config, spec, calibration.summary(calibrated) if calibrated else None),
         records={name: artifact.records_file(name) for name in records}, metrics=metrics)
     report = build_table(manifest)
+    if advice:
+        report = "\n".join([report, advice])
+    if chosen:
+        report = "\n".join([report, "", "exits chosen automatically (eenn.design), on the calibration split's "
+                             "selection half:", design.table(chosen), design.reason(chosen, project.calibration)])
     with atomic.staged_directory(out_root / project.name) as tmp:
-        artifact.write(tmp, manifest, whole, [s.tflite for s in stage_list], records)
+        artifact.write(tmp, manifest, eenn.whole, [s.tflite for s in stage_list], records)
         atomic.write_text(tmp / REPORT, report + "\n")
         if calibrated:
             write_calibration(tmp, project.name, calibrated)
     return BuildResult(artifact.Build(out_root / project.name, manifest), report)
+
+
+def certified_macs(calibrated, cumulative_macs: list) -> float:
+    """Mean MACs per inference of the chosen setting on the calibration records (never exiting
+    early: every stage runs)."""
+    return float(calibrated.cost[calibrated.chosen]) if calibrated.chosen >= 0 else float(cumulative_macs[-1])
+
+
+def _slower_message(calibrated, cumulative_macs: list, full_macs: int) -> str:
+    macs = certified_macs(calibrated, cumulative_macs)
+    return (f"the certified EENN costs {macs:,.0f} MACs per inference on average, {100 * macs / full_macs:.1f}% of "
+            f"the network's own {full_macs:,} ({calibrated.mechanism} at {calibrated.settings.risk} risk <= "
+            f"{calibrated.settings.epsilon}): its exits do not pay")
+
+
+def _trained(project: Project, entry, split, trained: bool, cache_dir: Path, progress: bool, log) -> tuple:
+    """(Keras EENN, its heads, the design if eenn.design chose it, the weights' cache file)."""
+    if project.automatic:
+        design.check_calibration(project.calibration, project.mechanisms, len(split.calib))
+        chosen, all_heads, cache_path = design.choose(entry, split, project.training, project.decision,
+                                                      project.calibration, project.mechanisms, project.seed,
+                                                      cache_dir, progress, log)
+        why = design.reason(chosen, project.calibration)
+        if chosen.exit_points:
+            log(f"design: {why}")
+        elif project.model.if_slower == "refuse":
+            raise EennError(f"no EENN beats the network alone: {why}")
+        else:
+            log(f"warning: no EENN beats the network alone: {why}; writing the network alone (a single-exit build)")
+        model = design.assemble(entry, all_heads, chosen.pairs, list(chosen.chosen), split.num_classes)
+        return model, chosen.heads, chosen, cache_path
+    if trained and project.training.mode == "candidates":
+        head = heads.per_exit(project.head, len(project.exit_points))
+        pairs = design.candidate_pairs(entry, split.num_classes)
+        chosen = [design.pair_index(pairs, p, h) for p, h in zip(project.exit_points, head)]  # before training
+        all_heads, pairs, cache_path = design.train(entry, split, project.training, project.seed, cache_dir, progress)
+        return design.assemble(entry, all_heads, pairs, chosen, split.num_classes), head, None, cache_path
+    if trained:
+        model, cache_path = training.train_cached(entry, split, project.exit_points, project.head, project.training,
+                                                  project.seed, cache_dir, progress)
+        return model, project.head, None, cache_path
+    model = training.untrained(entry, project.exit_points, project.head, split.num_classes, project.seed,
+                               split.train.x)
+    return model, project.head, None, None
+
+
+def _risk_advice(project: Project, eenn: _Quantized, config, settings, rows, chosen, kept: bool) -> "str | None":
+    """When an early exit answers right more often than the final exit, while a label-free risk
+    (the final exit's answer taken for the truth) holds it back: what the prediction-gap risk
+    would certify instead, and how to ask for it."""
+    if settings.method == calibration.NO_CALIBRATION or risks.get(settings.risk).needs_labels:
+        return None
+    if chosen:
+        best = max(chosen.candidates, key=lambda c: c.accuracy)
+        which, accuracy, final, macs = (f"the head {best.label} at {best.point}", best.accuracy,
+                                        chosen.final_accuracy, chosen.gap_macs)
+        if macs is None:
+            return None
+        measured_on = "the selection half"
+    else:
+        if not eenn.exit_points:
+            return None
+        calib = _certifying(eenn.records, rows)["calib"]
+        accuracies = (calib.predictions == calib.labels[:, None]).mean(axis=0)
+        k = int(np.argmax(accuracies[:-1]))
+        if accuracies[k] <= accuracies[-1]:
+            return None
+        which, accuracy, final = f"exit {k} ({eenn.exit_points[k]})", accuracies[k], accuracies[-1]
+        _, gap = _decided(eenn, config, replace(settings, risk=design.GAP_RISK, clip=True), project.seed, rows,
+                          lambda *_: None)
+        macs = certified_macs(gap, eenn.cumulative_macs)
+        measured_on = "the calibration records"
+    command = f"build with [calibration] risk = \"{design.GAP_RISK}\" and clip = true"
+    if kept and not chosen:
+        command += f", or recalibrate: eenn calibrate --name {project.name} --risk {design.GAP_RISK} --clip"
+    return (f"note: {which} is more accurate than the final exit ({100 * accuracy:.1f}% against {100 * final:.1f}% on "
+            f"{measured_on}), and the {settings.risk} risk counts each answer that differs from the final exit's "
+            f"as an error; under the clipped {design.GAP_RISK} risk (right answers that leaving early makes wrong) "
+            f"the certified EENN would cost {macs:,.0f} MACs per inference "
+            f"({100 * (1 - macs / eenn.full_macs):.1f}% saved): "
+            f"{command}")
+
+
+def _network_alone(entry, model, early_exits: int, split, trained: bool, progress: bool) -> _Quantized:
+    """The EENN's network without its early exits, as a single-exit build."""
+    single = training.build_eenn(entry, (), (), split.num_classes)
+    training.copy_weights(model, single, {heads.exit_name(0): heads.exit_name(early_exits)})
+    return _quantized(entry, single, (), (), split, trained, progress)
+
+
+def _decided(eenn: _Quantized, config, settings, seed: int, rows, log) -> tuple:
+    """decide() on the EENN's records (the calibration rows of `rows` alone, if given)."""
+    return decide(config, settings, seed, _certifying(eenn.records, rows),
+                  [s.exit_output.quantization for s in eenn.stages], eenn.cumulative_macs, eenn.full_macs, log)
+
+
+def _certifying(records: dict, rows) -> dict:
+    """The records to certify on: the calibration rows a design's choice did not use."""
+    if rows is None:
+        return records
+    calib = records["calib"]
+    rows = list(rows)
+    return {**records, "calib": Records(calib.probs[rows], calib.labels[rows])}
 
 
 def _with_data_shape(entry, split):
@@ -171,6 +314,7 @@ def decide(config, settings, seed: int, records: dict, quantizations: list, cumu
            full_macs: int, log=print) -> "tuple[mechanisms.DecisionSpec, calibration.Calibration | None]":
     """The decision the firmware embeds: [decision] as given, or its parameter calibrated on
     records["calib"] (and reported on records["test"]) when [calibration] asks for it."""
+    config = config.resolved()
     base = mechanisms.spec_for(config, quantizations[:-1])
     by_hand = config.mechanism in calibration.THRESHOLD_MECHANISMS and config.threshold is not None
     if settings.method == calibration.NO_CALIBRATION or by_hand:
@@ -185,8 +329,9 @@ def recalibrate(build: artifact.Build, config, settings, log=print) -> "tuple[ar
     the manifest, its report and the calibration files are rewritten."""
     m = build.manifest
     records = {name: build.records(name) for name in artifact.SPLITS}
-    spec, calibrated = decide(config, settings, m.project.seed, records, m.exit_quantizations, m.cumulative_macs,
-                              m.full_model_macs, log)
+    rows = m.model.design["certification_rows"] if m.model.design else None
+    spec, calibrated = decide(config, settings, m.project.seed, _certifying(records, rows), m.exit_quantizations,
+                              m.cumulative_macs, m.full_model_macs, log)
     if calibrated is None:
         raise EennError(f"nothing to calibrate: calibration method '{settings.method}' with {config.mechanism}")
     policy = mechanisms.evaluate(records["test"], spec, m.cumulative_macs, m.full_model_macs)

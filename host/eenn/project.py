@@ -10,9 +10,14 @@ wrong type are errors that name the file and the key.
     [model]     name = "digits-cnn"; exits = ["block1", "block2"]; head = "conv"; head_width = 16
                 (head and head_width: one for every exit, or a list with one per exit)
                 file = "model.keras"   # a trained Keras model to augment, instead of a zoo model
+                exits = "auto"   # the default for a model file: exits, heads and mechanism chosen
+                                 # for the lowest certified cost (eenn.design); head* then unused
+                if_slower = "original"   # a certified EENN costlier than the network: build the
+                                         # network alone ("original"), refuse, or "keep" it (warned)
     [training]  mode = "joint"; epochs = 60; batch_size = 32; learning_rate = 0.003
                 exit_loss_weights = [1, 1, 1]
     [decision]  mechanism = "confidence"; threshold = 0.9   # or one per early exit
+                (mechanism not given: confidence, or with exits "auto" the best of confidence, margin, entropy)
                 patience = 2; tau = 0; distance = "l1"; max_run = 16; deep = "cascade"
     [calibration] method = "ucb-hb"; risk = "consistency"; epsilon = 0.05; delta = 0.1
                 clip = false; per_exit = false; streams = 100; stream_steps = 40
@@ -32,12 +37,14 @@ from pathlib import Path
 
 from .decision import riskcontrol
 from .decision.calibration import NO_CALIBRATION, THRESHOLD_MECHANISMS, CalibrationConfig
-from .decision.mechanisms import DEEP, DISTANCES, MECHANISMS
+from .decision.mechanisms import DEEP, DEFAULT_MECHANISM, DISTANCES, MECHANISMS
 from .errors import EennError, check_choice, check_range
 from .limits import MAX_COUNT
 from .frontend import data, heads, zoo
 from .frontend.heads import HeadSpec
 from .frontend.training import TrainingConfig
+
+AUTO = "auto"  # [model] exits: chosen by eenn.design
 from .util import fields, paths
 
 
@@ -63,14 +70,18 @@ class DataConfig:
 class ModelConfig:
     name: str = "digits-cnn"
     file: "str | None" = None  # a trained Keras model (.keras) to augment instead of a zoo model
-    exits: "tuple | None" = None  # None: the zoo entry's default exits
+    exits: "tuple | str | None" = None  # None: the zoo entry's default exits, "auto" for a model file
     head: "str | tuple" = HeadSpec.family  # one family for every exit, or one per exit
     head_width: "int | tuple" = HeadSpec.width
+    if_slower: str = "original"  # one of IF_SLOWER
+
+
+IF_SLOWER = ("original", "refuse", "keep")
 
 
 @dataclass(frozen=True)
 class DecisionConfig:
-    mechanism: str = "confidence"
+    mechanism: "str | None" = None  # None: confidence, or chosen with the exits (eenn.design)
     threshold: "float | tuple | None" = None
     patience: int = 2
     tau: int = 0
@@ -78,8 +89,14 @@ class DecisionConfig:
     max_run: int = 16
     deep: str = "cascade"
 
-    def validate(self, num_exits: int) -> "DecisionConfig":
-        check_choice("decision.mechanism", self.mechanism, MECHANISMS)
+    def resolved(self, mechanism: str = DEFAULT_MECHANISM) -> "DecisionConfig":
+        """This configuration with its mechanism decided (`mechanism` if it names none)."""
+        return self if self.mechanism else replace(self, mechanism=mechanism)
+
+    def validate(self, num_exits: "int | None") -> "DecisionConfig":
+        """`num_exits` None: the exits are chosen automatically, with thresholds of their own."""
+        if self.mechanism is not None:
+            check_choice("decision.mechanism", self.mechanism, MECHANISMS)
         check_choice("decision.distance", self.distance, DISTANCES)
         check_choice("decision.deep", self.deep, DEEP)
         check_range("decision.patience", self.patience, 1, MAX_COUNT)
@@ -87,6 +104,9 @@ class DecisionConfig:
         check_range("decision.max_run", self.max_run, 0, MAX_COUNT)
         if self.threshold is not None:
             values = self.threshold if isinstance(self.threshold, tuple) else (self.threshold,)
+            if num_exits is None:
+                raise EennError("decision.threshold: the thresholds of exits chosen automatically are calibrated; "
+                                "name the exits (model.exits) to set thresholds by hand")
             if isinstance(self.threshold, tuple) and len(values) != num_exits:
                 raise EennError(f"decision.threshold: {len(values)} thresholds for {num_exits} early exits; give "
                                 "one number for all, or a list with one per early exit")
@@ -139,8 +159,24 @@ class Project:
         return _file_entry(str(path), stat and (stat.st_mtime_ns, stat.st_size))
 
     @property
+    def automatic(self) -> bool:
+        """Whether eenn.design chooses the exits: asked for, or a model file with none named."""
+        return self.model.exits == AUTO or (self.model.exits is None and self.model.file is not None)
+
+    @property
     def exit_points(self) -> tuple:
+        """The exits named (or the zoo entry's default ones); none when they are chosen automatically."""
+        if self.automatic:
+            return ()
         return self.model.exits if self.model.exits is not None else self.entry.default_exits
+
+    @property
+    def mechanisms(self) -> tuple:
+        """The decision mechanisms to consider: the one named, else confidence (or with exits
+        chosen automatically, each mechanism with a calibrated threshold)."""
+        if self.decision.mechanism:
+            return (self.decision.mechanism,)
+        return THRESHOLD_MECHANISMS if self.automatic else (DEFAULT_MECHANISM,)
 
     @property
     def head(self) -> "HeadSpec | tuple":
@@ -160,7 +196,13 @@ class Project:
             raise EennError(f"project name '{self.name}' must be letters, digits, '.', '_' or '-'")
         check_range("seed", self.seed, 0, MAX_COUNT)
         self.data.validate()
+        check_choice("model.if_slower", self.model.if_slower, IF_SLOWER)
+        if isinstance(self.model.exits, str) and self.model.exits != AUTO:
+            raise EennError(f"model.exits '{self.model.exits}': give a list of exit points, or \"{AUTO}\" to have them "
+                            "chosen")
         entry = self.entry
+        if self.automatic:
+            return self._validate_automatic(entry)
         unknown = [p for p in self.exit_points if p not in entry.exit_points]
         if unknown:
             raise EennError(f"model '{entry.name}' has no exit point '{unknown[0]}'; "
@@ -170,11 +212,35 @@ class Project:
         self.decision.validate(len(self.exit_points))
         self.training.resolved(entry.pretrained).validate(len(self.exit_points) + 1)
         self.deployment.validate(len(self.exit_points) + 1)
+        mechanism = self.mechanisms[0]
         if self.calibration.method != NO_CALIBRATION:
-            self.calibration.validate(self.decision.mechanism)
-        elif self.decision.threshold is None and self.decision.mechanism in THRESHOLD_MECHANISMS:
+            self.calibration.validate(mechanism)
+        elif self.decision.threshold is None and mechanism in THRESHOLD_MECHANISMS:
             raise EennError(f"decision.threshold is not given and calibration.method is '{NO_CALIBRATION}': "
                             f"give a threshold, or one of {', '.join(riskcontrol.METHODS)}")
+        return self
+
+    def _validate_automatic(self, entry) -> "Project":
+        """What exits chosen automatically need: a trained backbone to train heads on, frozen,
+        and thresholds to calibrate."""
+        self.decision.validate(None)
+        training = self.training.resolved(entry.pretrained)
+        if training.mode == "joint":
+            raise EennError(f"model.exits \"{AUTO}\" trains every candidate head on the frozen backbone; training.mode "
+                            "joint needs the exits named (model.exits)")
+        if training.exit_loss_weights is not None:
+            raise EennError("training.exit_loss_weights weigh named exits; with exits chosen automatically, leave "
+                            "them out")
+        training.validate(1)
+        if self.calibration.method == NO_CALIBRATION:
+            raise EennError(f"exits chosen automatically are chosen under the risk bound: calibration.method "
+                            f"'{NO_CALIBRATION}' needs the exits named (model.exits)")
+        for mechanism in self.mechanisms:
+            self.calibration.validate(mechanism)
+        if self.deployment.split is not None:
+            raise EennError("deployment.split names a stage of exits not chosen yet: name the exits (model.exits), "
+                            "or split the build afterwards (eenn partition)")
+        self.deployment.validate(2)
         return self
 
 

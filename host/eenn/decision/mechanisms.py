@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import EennError
 
 MECHANISMS = ("confidence", "margin", "entropy", "patience", "difference", "temporal-patience")
+DEFAULT_MECHANISM = "confidence"
 TEMPORAL = ("difference", "temporal-patience")
 DISTANCES = ("l1", "l2")
 DEEP = ("full", "cascade")
@@ -205,21 +206,22 @@ def c_definitions(spec: DecisionSpec, num_stages: int) -> dict:
 def spec_for(config, exit_quantizations: list) -> DecisionSpec:
     """The integer DecisionSpec of a project's [decision] (threshold(s) in probability
     units, or nats for entropy; None: never exit early), for exits with the given int8
-    quantizations."""
+    quantizations. No mechanism named: DEFAULT_MECHANISM."""
+    mechanism = config.mechanism or DEFAULT_MECHANISM
     n = len(exit_quantizations)
     values = list(config.threshold) if isinstance(config.threshold, (list, tuple)) else [config.threshold] * n
     if len(values) != n:
         raise EennError(f"{len(values)} thresholds given for {n} early exits")
     if config.threshold is None:  # not given: never exit early (until calibrated)
-        thresholds = (NEVER_THRESHOLD.get(config.mechanism, NEVER_THRESHOLD["confidence"]),) * n
-    elif config.mechanism == "entropy":
+        thresholds = (NEVER_THRESHOLD.get(mechanism, NEVER_THRESHOLD["confidence"]),) * n
+    elif mechanism == "entropy":
         thresholds = tuple(int(math.floor(v * (1 << ENTROPY_FRACTION_BITS))) for v in values)
-    elif config.mechanism == "margin":
+    elif mechanism == "margin":
         thresholds = tuple(math.ceil(v / q.scale[0] - 1e-9) for v, q in zip(values, exit_quantizations))
     else:
         thresholds = tuple(level_for_probability(v, q.scale[0], q.zero_point[0])
                            for v, q in zip(values, exit_quantizations))
-    spec = DecisionSpec(config.mechanism, thresholds, config.patience, config.tau, config.distance, config.max_run,
+    spec = DecisionSpec(mechanism, thresholds, config.patience, config.tau, config.distance, config.max_run,
                         config.deep)
     spec.validate(n + 1)
     return spec

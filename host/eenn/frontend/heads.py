@@ -72,17 +72,32 @@ def attach(backbone, exit_points, num_classes: int, heads=HeadSpec(), final_soft
     """Return a model whose outputs are the heads at `exit_points` (`heads`: one HeadSpec for
     all, or one each) then the backbone's output (through a softmax if `final_softmax`: a
     backbone that ends in logits)."""
+    heads = per_exit(heads, len(exit_points))
+    _check_points(backbone, exit_points)
+    check_order(exit_points, [layer.name for layer in backbone.layers])
+    return attach_all(backbone, list(zip(exit_points, heads)), num_classes, final_softmax)
+
+
+def _check_points(backbone, points) -> None:
+    names = {layer.name for layer in backbone.layers}
+    for point in points:
+        if point not in names:
+            raise EennError(f"exit point '{point}' is not a layer of model '{backbone.name}'")
+
+
+def attach_all(backbone, heads_at: list, num_classes: int, final_softmax: bool = False):
+    """Like `attach`, for (exit point, HeadSpec) pairs in any order, several at one point: the
+    candidate heads of eenn.design, trained together. Output k is the head of pair k."""
     import keras
     from keras import layers
 
-    heads = per_exit(heads, len(exit_points))
-    names = [layer.name for layer in backbone.layers]
-    for point in exit_points:
-        if point not in names:
-            raise EennError(f"exit point '{point}' is not a layer of model '{backbone.name}'")
-    check_order(exit_points, names)
-    outputs = [_head(layers, backbone.get_layer(p).output, h, num_classes, k)
-               for k, (p, h) in enumerate(zip(exit_points, heads))]
+    _check_points(backbone, [point for point, _ in heads_at])
+    outputs = [_head(layers, backbone.get_layer(p).output, h, num_classes, k) for k, (p, h) in enumerate(heads_at)]
     final_layer = layers.Softmax if final_softmax else layers.Identity
-    final = final_layer(name=exit_name(len(exit_points)))(backbone.output)
+    final = final_layer(name=exit_name(len(heads_at)))(backbone.output)
     return keras.Model(backbone.input, outputs + [final], name=f"{backbone.name}_eenn")
+
+
+def layers_of(k: int) -> tuple:
+    """Names of the layers head k may have (its conv, its pooling, its dense softmax)."""
+    return (f"exit{k}_conv", f"exit{k}_pool", exit_name(k))

@@ -127,11 +127,31 @@ def _submodel(model, op_indices: list, inputs: list, outputs: list):
 
 def full_model_macs(model_bytes: bytes, num_exits: int) -> int:
     """MACs of the network without its early heads: the final exit's ancestors."""
+    return exit_macs(model_bytes, num_exits)[-1][0]
+
+
+def exit_macs(model_bytes: bytes, num_exits: int) -> list:
+    """Per exit of a multi-exit model, in any order (several may read one point): (MACs of the
+    network's own ops it needs, MACs of its head), the network's own ops being the final exit's
+    ancestors (the final exit: (all of them, 0))."""
     model = fb.read(model_bytes)
     sg = model.subgraphs[0]
     graph = ir.read(model_bytes)
-    final = _exit_tensors(model, num_exits)[-1]
-    return sum(ops.macs(graph, graph.ops[i]) for i in _ancestors(sg, _producers(sg), final))
+    producer = _producers(sg)
+    needed = [_ancestors(sg, producer, t) for t in _exit_tensors(model, num_exits)]
+
+    def macs(op_indices):
+        return sum(ops.macs(graph, graph.ops[i]) for i in op_indices)
+
+    return [(macs(n & needed[-1]), macs(n - needed[-1])) for n in needed]
+
+
+def exit_positions(model_bytes: bytes, num_exits: int) -> list:
+    """Per exit (signature output_k), its position among the subgraph's outputs (the order an
+    interpreter's get_output numbers them)."""
+    model = fb.read(model_bytes)
+    outputs = list(model.subgraphs[0].outputs)
+    return [outputs.index(t) for t in _exit_tensors(model, num_exits)]
 
 
 def _exit_tensors(model, num_exits: int) -> list:

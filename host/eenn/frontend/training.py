@@ -20,13 +20,16 @@ from ..util import atomic
 from . import heads
 from .data import Split
 
-TRAINING_MODES = ("joint", "frozen", "heads")
+TRAINING_MODES = ("joint", "frozen", "heads", "candidates")
+SHOWN_ACCURACIES = 6  # the progress bar shows a range beyond this many outputs
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     # joint: weighted sum of exit losses; frozen: backbone first, then heads only; heads: the
-    # heads only, on a backbone trained already (a model file). None: heads for a model file, else joint.
+    # heads only, on a backbone trained already (a model file); candidates: the heads only, each
+    # trained with every candidate head in one pass (eenn.design: a design keeps the weights it
+    # was chosen with). None: heads for a model file, else joint.
     mode: "str | None" = None
     epochs: int = 60
     batch_size: int = 32
@@ -67,8 +70,10 @@ def _progress_bar(total: int, desc: str):
             self.bar = tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, leave=False)
 
         def on_epoch_end(self, epoch, logs=None):
-            accs = [f"{v:.3f}" for k, v in sorted((logs or {}).items()) if k.endswith("accuracy")]
-            self.bar.set_postfix_str("acc " + " ".join(accs))
+            accs = [v for k, v in sorted((logs or {}).items()) if k.endswith("accuracy")]
+            shown = " ".join(f"{v:.3f}" for v in accs) if len(accs) <= SHOWN_ACCURACIES else \
+                f"{min(accs):.3f}..{max(accs):.3f} over {len(accs)} outputs"
+            self.bar.set_postfix_str("acc " + shown)
             self.bar.update(1)
 
         def on_train_end(self, logs=None):
@@ -126,10 +131,17 @@ def train(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int
         return model
     if cfg.mode == "frozen":
         _fit(model, split, cfg, [0.0] * (num_exits - 1) + [1.0], seed, "training backbone", progress)
+    fit_heads(model, split, cfg, seed + 1, progress)
+    return model
+
+
+def fit_heads(model, split: Split, cfg: TrainingConfig, seed: int, progress: bool = True) -> None:
+    """Train the exit heads of `model` on its frozen backbone: every head in the same pass, one
+    forward pass of the backbone per batch serving them all."""
     for layer in model.layers:
         layer.trainable = heads.is_head_layer(layer.name)
-    _fit(model, split, cfg, [1.0] * (num_exits - 1) + [0.0], seed + 1, "training heads (frozen backbone)", progress)
-    return model
+    _fit(model, split, cfg, [1.0] * (len(model.outputs) - 1) + [0.0], seed, "training heads (frozen backbone)",
+         progress)
 
 
 def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int,
@@ -150,6 +162,14 @@ def save(model, path: Path) -> None:
     """A Keras model file written whole or not at all."""
     with atomic.replaced_file(path) as tmp:
         model.save(tmp)
+
+
+def copy_weights(source, target, renamed: "dict | None" = None) -> None:
+    """Weights of `source`'s layers into `target`'s layers of the same name (or renamed[name])."""
+    renamed = renamed or {}
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(renamed.get(layer.name, layer.name)).get_weights())
 
 
 def train_backbone(entry, split: Split, cfg: TrainingConfig, seed: int, progress: bool = True):

@@ -82,6 +82,7 @@ def build(name: str, size: int, samples: int, directory: Path, out_root: Path, b
     p = project.override(project.Project(), name=build_name or name, **{
         "model.file": str(directory / f"{name}.keras"), "data.source": str(directory / f"{name}.npz"),
         "training.epochs": 1, "calibration.method": "none", "decision.threshold": 0.9})
+    p = project.override(p, **{"model.exits": p.entry.default_exits})
     built = pipeline.build(p, Path(out_root), progress=False, log=lambda *_: None).build
     pipeline.generate(built)
     return built

@@ -1,11 +1,14 @@
 """Where to put exits, and how big their heads are, under a board's budget: a multi-objective
 search with Optuna (NSGA-II) over a trained backbone's candidate exits.
 
-A trial picks a subset of the candidate exits (at least one), a head family and width per
-exit, and how much of the certified range of thresholds to use. It is built like any project
-(eenn.pipeline.build: heads trained on the frozen backbone, cached by configuration digest;
+The search starts from what the automatic design (eenn.design) knows: every candidate head
+trained in one pass on the frozen backbone (the same cached training) and scored, and the
+heads whose point and head cost the network's MACs or more are left out of the space. A trial
+picks a subset of the candidate exits (at least one), one of the heads that can pay per exit,
+and how much of the certified range of thresholds to use. It is built like any project
+(eenn.pipeline.build with training mode "candidates": its heads' weights from that one pass;
 int8 stages; TFLM records; thresholds certified with risk control), and the generator plans
-its memory. Every trial's thresholds are certified at the project's epsilon and delta; its
+its memory; a trial that cannot be built is infeasible. Every trial's thresholds are certified at the project's epsilon and delta; its
 calibration headroom (0: the cheapest certified threshold, 1: never exit early) trades cost
 for accuracy inside the guarantee. Objectives, on the calibration split: accuracy of
 the EENN (maximized) and its expected cost per inference (minimized), P(exit) coming from the
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import pipeline, project
+from .. import design, pipeline, project
 from ..codegen import features
 from ..costs import predict
 from ..decision import mechanisms
@@ -39,12 +42,10 @@ from ..errors import EennError, check_choice, check_range
 from ..limits import MAX_EPOCHS
 from ..firmware import image
 from ..frontend import training
-from ..frontend.heads import HeadSpec
 from ..hardware import boards
 from ..util import atomic, plots, tables
 
 RUNTIME_FLASH_BYTES = 12 * 1024  # flash allowed for the runtime and decision logic beside the constants
-HEAD_WIDTHS = (4, 8, 16, 32)
 OBJECTIVES = {"macs": "expected MACs per inference (% of the full network)",
               "cycles": "expected cycles per inference (thousands)",
               "energy": "expected energy per inference (uJ)"}
@@ -60,7 +61,7 @@ class SearchConfig:
     max_loss: float = 0.01  # the choice: cheapest Pareto point within this of the full accuracy
     max_macs: "int | None" = None
     min_accuracy: "float | None" = None
-    epochs: int = 30  # head training per trial
+    epochs: "int | None" = None  # the one-pass training of every candidate head; None: the project's
     population: int = 10  # NSGA-II's generation size: its first generation is random sampling
     seed: int = 0
 
@@ -72,7 +73,8 @@ class SearchConfig:
             check_range("search max_macs", self.max_macs, 1)
         if self.min_accuracy is not None:
             check_range("search min_accuracy", self.min_accuracy, 0, 1)
-        check_range("search epochs", self.epochs, 1, MAX_EPOCHS)
+        if self.epochs is not None:
+            check_range("search epochs", self.epochs, 1, MAX_EPOCHS)
         check_range("search population", self.population, 2, why="NSGA-II breeds pairs")
         return self
 
@@ -92,26 +94,47 @@ def prepare_backbone(base: project.Project, directory: Path, progress: bool = Tr
     return path
 
 
-def _trial_project(trial, base: project.Project, backbone: Path, candidates: tuple, epochs: int) -> project.Project:
+def _trial_project(trial, base: project.Project, backbone: Path, candidates: dict, epochs: int) -> project.Project:
     chosen = [c for c in candidates if trial.suggest_categorical(f"exit:{c}", [False, True])]
     if not chosen:
         import optuna
 
         raise optuna.TrialPruned("no exit chosen")
-    families = tuple(trial.suggest_categorical(f"head:{c}", ["dense", "conv"]) for c in chosen)
-    widths = tuple(trial.suggest_categorical(f"width:{c}", list(HEAD_WIDTHS)) if family == "conv"
-                   else HeadSpec.width for c, family in zip(chosen, families))  # a dense head has no width
+    labels = [trial.suggest_categorical(f"head:{c}", list(candidates[c])) for c in chosen]
+    options = {design.label(h): h for h in design.HEAD_OPTIONS}
+    heads = [options[x] for x in labels]
     headroom = trial.suggest_float("headroom", 0.0, 1.0)
     return project.override(base, name=f"trial-{trial.number}", **{
-        "model.file": str(backbone), "model.exits": tuple(chosen), "model.head": families,
-        "model.head_width": widths, "training.mode": "heads", "training.epochs": epochs,
+        "model.file": str(backbone), "model.exits": tuple(chosen),
+        "model.head": tuple(h.family for h in heads), "model.head_width": tuple(h.width for h in heads),
+        "model.if_slower": "keep", "training.mode": "candidates", "training.epochs": epochs,
         "decision.mechanism": "confidence", "decision.threshold": None, "calibration.headroom": headroom})
 
 
-def evaluate(trial, base: project.Project, backbone: Path, candidates: tuple, config: SearchConfig,
+def payable_heads(base: project.Project, backbone: Path, epochs: int, out_root: Path, progress: bool = True) -> dict:
+    """Per candidate point, the heads (eenn.design's labels) whose point and head cost less than
+    the network: every candidate head trained in one pass and scored, as the automatic design
+    does (and with its cache, so a search after a build trains nothing)."""
+    proj = project.override(base, **{"model.file": str(backbone), "training.epochs": epochs})
+    entry = proj.entry
+    split, _ = pipeline.load_split(proj, entry)
+    model, pairs, _ = design.train(entry, split, proj.training, proj.seed, Path(out_root) / ".cache" / "models",
+                                   progress)
+    _, macs, _ = design.scores(entry, model, pairs, split, progress)
+    payable = {}
+    for (point, head), (reach, own) in zip(pairs, macs):
+        if reach + own < macs[-1][0]:
+            payable.setdefault(point, []).append(design.label(head))
+    if not payable:
+        raise EennError(f"no candidate head of {entry.name} costs less than the network itself: nothing to search")
+    return payable
+
+
+def evaluate(trial, base: project.Project, backbone: Path, candidates: dict, epochs: int, config: SearchConfig,
              board: boards.Board, table: predict.Table, directory: Path) -> tuple:
-    """Build the trial's EENN and return (accuracy, expected cost) on the calibration split."""
-    proj = _trial_project(trial, base, backbone, candidates, config.epochs)
+    """Build the trial's EENN (`candidates`: payable_heads) and return (accuracy, expected cost)
+    on the calibration split."""
+    proj = _trial_project(trial, base, backbone, candidates, epochs)
     try:
         built = pipeline.build(proj, directory, progress=False, log=lambda *_: None).build
         generated, _ = pipeline.generate(built)
@@ -208,9 +231,13 @@ def _finished(study) -> int:
     return sum(t.state in done for t in study.get_trials(deepcopy=False))
 
 
+def meets_constraints(trial) -> bool:
+    return trial.values is not None and bool(trial.constraints) and all(c <= 0 for c in trial.constraints.values())
+
+
 def feasible_front(study) -> list:
     """The Pareto-optimal trials that meet every constraint."""
-    return [t for t in study.best_trials if t.constraints and all(c <= 0 for c in t.constraints.values())]
+    return [t for t in study.best_trials if meets_constraints(t)]
 
 
 def run(base: project.Project, config: SearchConfig, out_root: Path = Path("generated"), storage=None,
@@ -227,7 +254,8 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     directory = study_directory(out_root, base.name)
     directory.mkdir(parents=True, exist_ok=True)
     backbone = prepare_backbone(base, directory, progress)
-    candidates = base.entry.exit_points
+    epochs = config.epochs or base.training.epochs
+    candidates = payable_heads(base, backbone, epochs, out_root, progress)
     study = open_study(base.name, storage_url(storage, directory), config.seed, config.population)
     digest = project.override(base, **{"model.file": str(backbone)}).entry.digest
     for key, mine, hint in [("backbone", digest, "train it with the same data, seed and versions"),
@@ -241,7 +269,8 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     bar = tqdm(total=config.trials, initial=_finished(study), desc=f"search {base.name}", unit="trial",
                file=sys.stderr, disable=not progress)
     while _finished(study) < config.trials:
-        study.optimize(lambda t: evaluate(t, base, backbone, candidates, config, board, table, directory), n_trials=1)
+        study.optimize(lambda t: evaluate(t, base, backbone, candidates, epochs, config, board, table, directory),
+                       n_trials=1)
         bar.n = _finished(study)
         bar.set_postfix_str(f"pareto {len(feasible_front(study))}")
         bar.refresh()

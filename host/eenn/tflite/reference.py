@@ -121,6 +121,15 @@ def check_prepares(stage_models: list) -> None:
                     "so this is a gap in them: please report it with the model")
 
 
+def _samples(count: int, progress: bool):
+    """Sample indices, behind a progress bar if asked."""
+    if not progress:
+        return range(count)
+    from tqdm import tqdm
+
+    return tqdm(range(count), desc="TFLM simulation", unit="sample", file=sys.stderr, leave=False)
+
+
 class StageChain:
     """TFLM interpreters for the stages; stage k's int8 boundary output is stage k+1's input."""
 
@@ -147,14 +156,24 @@ class StageChain:
         """Run all samples of int8 `x` (samples, *input shape without batch)."""
         if x.dtype != np.int8:
             raise EennError(f"the stages take int8 input, got {x.dtype}")
-        iterator = range(len(x))
-        if progress:
-            from tqdm import tqdm
-
-            iterator = tqdm(iterator, desc="TFLM simulation", unit="sample", file=sys.stderr, leave=False)
-        probs = np.stack([np.stack(self.run_one(x[i][None])) for i in iterator])
+        probs = np.stack([np.stack(self.run_one(x[i][None])) for i in _samples(len(x), progress)])
         labels = np.full(len(x), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
         return Records(probs.astype(np.int8), labels, x)
+
+
+def run_outputs(model: bytes, x: np.ndarray, positions: list, labels=None, progress: bool = False) -> Records:
+    """One int8 multi-output model (not a stage chain) on every sample of int8 `x`: records of
+    the outputs at `positions` (indices into the interpreter's outputs), in that order."""
+    from tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(bytes(model))
+    probs = []
+    for i in _samples(len(x), progress):
+        interp.set_input(x[i][None], 0)
+        interp.invoke()
+        probs.append(np.stack([interp.get_output(p).reshape(-1) for p in positions]))
+    labels = np.full(len(x), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
+    return Records(np.stack(probs).astype(np.int8), labels, x)
 
 
 def tflm_arena_bytes(tflite: bytes) -> dict:
