@@ -15,7 +15,7 @@ SPLIT ?=
 IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test test-models install-check build generate firmware emulate flash validate monitor edge partition search costs bench clean
+.PHONY: setup apt-packages test test-models install-check build generate firmware emulate flash validate monitor edge partition search costs augment-study bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -112,6 +112,11 @@ monitor: setup
 ## OBJECTIVE=macs, cycles or energy is the expected cost it minimizes
 search: setup
 	$(EENN) search --name $(NAME) --board $(BOARD) --objective $(OBJECTIVE) $(PROJECT_FLAG)
+
+## augment-study: the automatic design (exits "auto") against the best of a 40-trial eenn search on digits-cnn,
+## mnist1d-cnn and two user-style Keras models: docs/augment-table.md and docs/augment.png (about an hour)
+augment-study: setup
+	$(PYTHON) -m eenn.studies.augmentation
 
 ## bench: instructions per MAC, arena and flash of single layers and zoo models on M4, M7, M55 and M0 under QEMU
 bench: setup

@@ -273,3 +273,12 @@ def test_named_exits_take_their_heads_from_the_candidates_or_are_refused_before_
         "model.exits": ("conv1",), "model.head": "dense", "training.mode": "candidates",
         "model.if_slower": "keep"}), built.directory.parent, progress=False, log=lambda *_: None).build
     assert named.manifest.model.training_cache == built.manifest.model.training_cache  # the same one-pass training
+
+
+def test_a_zoo_model_may_have_its_exits_chosen_but_not_with_joint_training():
+    proj = project.load(None, **{"model.exits": "auto"})
+    assert proj.automatic and proj.exit_points == () and proj.mechanisms == THRESHOLD_MECHANISMS
+    with pytest.raises(EennError, match="training.mode joint needs the exits named"):
+        project.load(None, **{"model.exits": "auto", "training.mode": "joint"})
+    with pytest.raises(EennError, match="model.exits 'everywhere'"):
+        project.load(None, **{"model.exits": "everywhere"})

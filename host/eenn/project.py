@@ -225,7 +225,7 @@ class Project:
         and thresholds to calibrate."""
         self.decision.validate(None)
         training = self.training.resolved(entry.pretrained)
-        if training.mode == "joint":
+        if self.training.mode == "joint":
             raise EennError(f"model.exits \"{AUTO}\" trains every candidate head on the frozen backbone; training.mode "
                             "joint needs the exits named (model.exits)")
         if training.exit_loss_weights is not None:
