@@ -114,7 +114,7 @@ search: setup
 	$(EENN) search --name $(NAME) --board $(BOARD) --objective $(OBJECTIVE) $(PROJECT_FLAG)
 
 ## augment-study: the automatic design (exits "auto") against the best of a 40-trial eenn search on digits-cnn,
-## mnist1d-cnn and two user-style Keras models: docs/augment-table.md and docs/augment.png (about an hour)
+## mnist1d-cnn and two user-style Keras models: docs/augment.md and docs/augment.png (about an hour)
 augment-study: setup
 	$(PYTHON) -m eenn.studies.augmentation
 

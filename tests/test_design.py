@@ -282,3 +282,29 @@ def test_a_zoo_model_may_have_its_exits_chosen_but_not_with_joint_training():
         project.load(None, **{"model.exits": "auto", "training.mode": "joint"})
     with pytest.raises(EennError, match="model.exits 'everywhere'"):
         project.load(None, **{"model.exits": "everywhere"})
+
+
+def test_a_decision_set_by_hand_that_makes_the_eenn_costlier_is_warned_about(model_files, costly, tmp_path):
+    lines = []
+    built = pipeline.build(_project(model_files["small_cnn"], **costly, **{"decision.threshold": 1.0}), tmp_path,
+                           progress=False, log=lines.append).build
+    assert len(built.manifest.stages) == 2  # as asked: nothing certified it
+    assert any(line.startswith("warning: with the decision set by hand the EENN costs") for line in lines)
+
+
+def test_the_augmentation_study_names_the_targets_a_design_misses():
+    from eenn.studies import augmentation
+
+    def result(auto_macs, auto_s, best_macs, best_s):
+        return {"model": "m", "full_macs": 1000, "full_accuracy": 0.9,
+                "auto": {"exits": ["a"], "heads": [], "mechanism": "margin", "mean_macs": auto_macs,
+                         "accuracy": 0.88, "seconds": auto_s},
+                "search": {"trials": 40, "best_trial": 7, "exits": ["a", "b"], "mean_macs": best_macs,
+                           "accuracy": 0.89, "seconds": best_s}}
+
+    assert all(augmentation.checks(result(500, 10, 480, 100)).values())
+    missed = augmentation.checks(result(1200, 30, 500, 100))
+    assert [k for k, ok in missed.items() if not ok] == ["never above the network", "within 10% of the search's best",
+                                                         "at most 0.2 of its time"]
+    text = augmentation.markdown([result(500, 10, 480, 100)])
+    assert "| 50.0%" not in text and "50.0%" in text and "all met" in text and "40 `eenn search` trials" in text

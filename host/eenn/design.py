@@ -31,7 +31,7 @@ from .frontend import heads, quantize, stages, training
 from .frontend.heads import HeadSpec
 from .tflite import flatbuffer as fb
 from .tflite.reference import Records, run_outputs
-from .util import tables
+from .util import atomic, tables
 
 HEAD_OPTIONS = (HeadSpec("dense"), HeadSpec("conv", 4), HeadSpec("conv", 8), HeadSpec("conv", 16))
 # What to propose when a head is more accurate than the final exit: the rate at which leaving
@@ -107,6 +107,11 @@ def pair_index(pairs: list, point: str, head: HeadSpec) -> int:
     return pairs.index((point, head))
 
 
+def scores_file(model_path: Path) -> Path:
+    """Where scores() keeps what it measured of the all-heads model at `model_path`."""
+    return Path(model_path).with_suffix(".scores.npz")
+
+
 def label(head: HeadSpec) -> str:
     """A head as a search or a table names it: dense, conv4, conv8, ..."""
     return head.family if head.family == "dense" else f"conv{head.width}"
@@ -161,9 +166,15 @@ def train(entry, split, cfg, seed: int, cache_dir, progress: bool = True):
     return model, pairs, path
 
 
-def scores(entry, model, pairs, split, progress: bool) -> "tuple[Records, list, list]":
+def scores(entry, model, pairs, split, cache: Path, progress: bool) -> "tuple[Records, list, list]":
     """Every head's int8 records on the calibration split, the MACs per exit (reach, head) and
-    the output quantizations, from one int8 conversion of the all-heads model."""
+    the output quantizations, from one int8 conversion of the all-heads model; kept in `cache`
+    (beside the all-heads model, whose digest names both, for the same calibration split)."""
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as f:
+            if str(f["calib"]) == split.calib.digest():
+                quantizations = [fb.Quantization((float(s),), (int(z),)) for s, z in zip(f["scales"], f["zero_points"])]
+                return Records(f["probs"], f["labels"]), [tuple(m) for m in f["macs"].tolist()], quantizations
     batch1 = heads.attach_all(entry.build(entry.input_shape, split.num_classes, 1), pairs, split.num_classes,
                               entry.final_softmax)
     whole = quantize.to_int8_tflite(model, batch1, split.train.x)
@@ -175,7 +186,12 @@ def scores(entry, model, pairs, split, progress: bool) -> "tuple[Records, list, 
     in_q = fb.quantization(sg.tensors[sg.inputs[0]])
     x = quantize.quantize_input(split.calib.x, in_q.scale[0], in_q.zero_point[0])
     records = run_outputs(whole, x, positions, split.calib.y, progress)
-    return records, stages.exit_macs(whole, num_exits), quantizations
+    macs = stages.exit_macs(whole, num_exits)
+    with atomic.replaced_file(cache) as tmp:
+        np.savez(tmp, calib=split.calib.digest(), probs=records.probs, labels=records.labels,
+                 macs=np.array(macs, np.int64),
+                 scales=[q.scale[0] for q in quantizations], zero_points=[q.zero_point[0] for q in quantizations])
+    return Records(records.probs, records.labels), macs, quantizations
 
 
 @dataclass(frozen=True)
@@ -211,7 +227,7 @@ def choose(entry, split, cfg, decision, settings, mechanism_names, seed: int, ca
     model, pairs, path = train(entry, split, cfg, seed, cache_dir, progress)
     log(f"design: {len(pairs)} heads at {len(entry.exit_points)} candidate points trained together; "
         "scoring them in TFLM")
-    records, macs, quantizations = scores(entry, model, pairs, split, progress)
+    records, macs, quantizations = scores(entry, model, pairs, split, scores_file(path), progress)
     selection, certification = halves(len(records), seed)
     chosen_records = Records(records.probs[selection], records.labels[selection])
     full_macs = macs[-1][0]

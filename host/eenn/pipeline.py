@@ -145,6 +145,12 @@ def build(project: Project, out_root: Path = Path("generated"), progress: bool =
                                         project.seed, None, log)
         else:
             log(f"warning: {message}; kept as model.if_slower = \"keep\" asks")
+    elif trained and calibrated is None and exit_points:
+        by_hand = mechanisms.evaluate(eenn.records["calib"], spec, eenn.cumulative_macs, eenn.full_macs)["mean_macs"]
+        if by_hand > eenn.full_macs:
+            log(f"warning: with the decision set by hand the EENN costs {by_hand:,.0f} MACs per inference on the "
+                f"calibration split, {100 * by_hand / eenn.full_macs:.1f}% of the network's own {eenn.full_macs:,}; "
+                "leave decision.threshold out to have it calibrated (and the network alone built if it cannot pay)")
     stage_list, cumulative, full_macs, records = eenn.stages, eenn.cumulative_macs, eenn.full_macs, eenn.records
     test = records["test"]
     int8_test = test.predictions.T

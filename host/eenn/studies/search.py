@@ -118,9 +118,9 @@ def payable_heads(base: project.Project, backbone: Path, epochs: int, out_root: 
     proj = project.override(base, **{"model.file": str(backbone), "training.epochs": epochs})
     entry = proj.entry
     split, _ = pipeline.load_split(proj, entry)
-    model, pairs, _ = design.train(entry, split, proj.training, proj.seed, Path(out_root) / ".cache" / "models",
-                                   progress)
-    _, macs, _ = design.scores(entry, model, pairs, split, progress)
+    model, pairs, path = design.train(entry, split, proj.training, proj.seed, Path(out_root) / ".cache" / "models",
+                                      progress)
+    _, macs, _ = design.scores(entry, model, pairs, split, design.scores_file(path), progress)
     payable = {}
     for (point, head), (reach, own) in zip(pairs, macs):
         if reach + own < macs[-1][0]:
@@ -254,8 +254,6 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
     directory = study_directory(out_root, base.name)
     directory.mkdir(parents=True, exist_ok=True)
     backbone = prepare_backbone(base, directory, progress)
-    epochs = config.epochs or base.training.epochs
-    candidates = payable_heads(base, backbone, epochs, out_root, progress)
     study = open_study(base.name, storage_url(storage, directory), config.seed, config.population)
     digest = project.override(base, **{"model.file": str(backbone)}).entry.digest
     for key, mine, hint in [("backbone", digest, "train it with the same data, seed and versions"),
@@ -266,6 +264,8 @@ def run(base: project.Project, config: SearchConfig, out_root: Path = Path("gene
             study.set_user_attr(key, mine)
         elif known != mine:
             raise EennError(f"study '{base.name}' was made with {key} {known}; this worker's is {mine} ({hint})")
+    epochs = config.epochs or base.training.epochs
+    candidates = payable_heads(base, backbone, epochs, out_root, progress)
     bar = tqdm(total=config.trials, initial=_finished(study), desc=f"search {base.name}", unit="trial",
                file=sys.stderr, disable=not progress)
     while _finished(study) < config.trials:
