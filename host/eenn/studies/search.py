@@ -8,14 +8,15 @@ picks a subset of the candidate exits (at least one), one of the heads that can 
 and how much of the certified range of thresholds to use. It is built like any project
 (eenn.pipeline.build with training mode "candidates": its heads' weights from that one pass;
 int8 stages; TFLM records; thresholds certified with risk control), and the generator plans
-its memory; a trial that cannot be built is infeasible. Every trial's thresholds are certified at the project's epsilon and delta; its
-calibration headroom (0: the cheapest certified threshold, 1: never exit early) trades cost
-for accuracy inside the guarantee. Objectives, on the calibration split: accuracy of
-the EENN (maximized) and its expected cost per inference (minimized), P(exit) coming from the
-certified decision: MACs, or cycles or energy on the board from its CPU's cost table
-(eenn.costs.predict). Constraints: the board's RAM (arena + stack) and flash (constants + the
-runtime's allowance), and optionally a largest worst-case MACs and a smallest accuracy.
-NSGA-II evolves generations of `population` trials; the first one is random sampling.
+its memory; a trial that cannot be built is infeasible. Every trial's thresholds are certified
+at the project's epsilon and delta; its calibration headroom (0: the cheapest certified
+threshold, 1: never exit early) trades cost for accuracy inside the guarantee. Objectives, on
+the calibration split: accuracy of the EENN (maximized) and its expected cost per inference
+(minimized), P(exit) coming from the certified decision: MACs, or cycles or energy on the
+board from its CPU's cost table (eenn.costs.predict). Constraints: the board's RAM (arena +
+stack) and flash (constants + the runtime's allowance), and optionally a largest worst-case
+MACs and a smallest accuracy. NSGA-II evolves generations of `population` trials; the first
+one is random sampling.
 
 The study lives in a storage: by default a SQLite file under generated/search/<name>/, so an
 interrupted search resumes where it stopped; with `storage` a PostgreSQL URL, workers on many
