@@ -12,7 +12,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROJECT_FLAG := $(if $(PROJECT),--project $(PROJECT),)
 REPLAY ?=
 SPLIT ?=
-IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),)
+LINK ?=
+MAX_LATENCY_MS ?=
+IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT),) $(if $(LINK),--link $(LINK),) \
+	$(if $(MAX_LATENCY_MS),--max-latency-ms $(MAX_LATENCY_MS),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
 .PHONY: setup apt-packages test test-models install-check build generate firmware emulate flash validate monitor edge partition search costs augment-study bench clean
@@ -76,7 +79,8 @@ $(SOURCES_DONE): $(MANIFEST) $(TEMPLATE_FILES)
 
 ## firmware: the main job: firmware for BOARD in generated/NAME/BOARD/ (.elf, .hex, .bin, size report);
 ## REPLAY=<n>|all: an image that replays n test samples forever instead of serving a host (for make monitor);
-## SPLIT=<stage>: stages from <stage> on run on an edge host (make edge)
+## SPLIT=<stage>: stages from <stage> on run on an edge host (make edge); LINK=<link> [MAX_LATENCY_MS=<ms>]
+## instead: the split chosen for the least device energy over that link (boards/links/)
 firmware: generate
 	$(EENN) firmware --board $(BOARD) --name $(NAME) $(IMAGE_FLAGS)
 

@@ -126,6 +126,10 @@ CASES = {
     "streams-zero": Case(PROJECT, r"streams", files={P: "[decision]\nmechanism = 'difference'\n"
                                                            "[calibration]\nstreams = 0\n"}),
     "split-out-of-range": Case(PROJECT, r"deployment\.split 5", files={P: "[deployment]\nsplit = 5\n"}),
+    "link-unknown": Case(PROJECT, r"unknown link 'wifi'; known links: ble-1m",
+                         files={P: "[deployment]\nlink = \"wifi\"\n"}),
+    "latency-without-link": Case(PROJECT, r"max_latency_ms .*set deployment\.link",
+                                 files={P: "[deployment]\nmax_latency_ms = 10\n"}),
     # data
     "npz-empty-file": Case(("build", "--dataset", "d.npz"), r"d\.npz: .*empty", files={"d.npz": b""}),
     "npz-text": Case(("build", "--dataset", "d.npz"), r"d\.npz: not an \.npz archive", files={"d.npz": "1,2,3\n"}),
@@ -186,6 +190,10 @@ CASES = {
     "board-binary": Case(("firmware", "--board", "b.toml", "--out", BUILD), r"b\.toml: not a text file",
                          files={"b.toml": b"\xff\xfe" * 50}, build=True),
     "board-unknown": Case(("firmware", "--board", "nrf99", "--out", BUILD), r"unknown board 'nrf99'", build=True),
+    "firmware-link-unknown": Case(("firmware", "--board", "nrf52", "--link", "wifi", "--out", BUILD),
+                                  r"unknown link 'wifi'", build=True),
+    "firmware-split-and-link": Case(("firmware", "--board", "nrf52", "--split", "1", "--link", "ble-1m", "--out",
+                                     BUILD), r"give --split or --link", build=True),
     "board-file-missing": Case(("firmware", "--board", "none.toml", "--out", BUILD), r"none\.toml: no such board",
                                build=True),
     "flash-tool-missing": Case(("flash", "--board", "stm32f405", "--out", BUILD), r"openocd .*not (found|installed)",

@@ -20,8 +20,9 @@ from eenn.device.edge import EdgeRuntime
 from eenn.device.link import LinkError
 from eenn.errors import EennError
 from eenn.firmware import image
-from eenn.hardware import boards
+from eenn.hardware import boards, links
 from eenn.project import DeploymentConfig
+from eenn.studies import partition
 
 TIMEOUT_MS = 10.0  # of virtual time: QEMU counts one nanosecond per instruction
 WAIT_SECONDS = 120
@@ -162,14 +163,26 @@ def test_a_bad_split_and_a_bad_offload_are_refused(generated_build):
 
 
 def test_the_split_comes_from_the_project_unless_the_flags_say_otherwise(generated_build):
-    m = generated_build.manifest
+    m, board = generated_build.manifest, boards.get("nrf52")
+
+    def with_project(deployment):
+        return replace(generated_build, manifest=replace(m, project=replace(m.project, deployment=deployment)))
+
     deployment = DeploymentConfig(split=1, fallback=False, edge_timeout_ms=50.0)
-    split = replace(generated_build, manifest=replace(m, project=replace(m.project, deployment=deployment)))
+    split = with_project(deployment)
     flags = lambda *extra: cli._parser().parse_args(["firmware", "--board", "nrf52", *extra])
-    assert cli._deployment(flags(), split) == deployment
-    assert cli._deployment(flags("--split", "2", "--edge-timeout-ms", "20"), split) == DeploymentConfig(2, False, 20.0)
-    assert cli._deployment(flags(), generated_build) == DeploymentConfig()  # the default project: no split
+    assert cli._deployment(flags(), split, board) == deployment
+    assert cli._deployment(flags("--split", "2", "--edge-timeout-ms", "20"), split, board) == \
+        DeploymentConfig(2, False, 20.0)
+    assert cli._deployment(flags(), generated_build, board) == DeploymentConfig()  # the default project: no split
     with pytest.raises(EennError, match="deployment.fallback = false needs a split"):
-        cli._deployment(flags("--no-fallback"), generated_build)
-
-
+        cli._deployment(flags("--no-fallback"), generated_build, board)
+    with pytest.raises(EennError, match="give --split or --link"):
+        cli._deployment(flags("--split", "1", "--link", "ble-1m"), generated_build, board)
+    # a link has the split chosen: the project's, or the flag's in place of the project's split
+    for name in links.names():
+        chosen = partition.recommend(partition.options(generated_build, board, links.load(name))).split
+        linked = with_project(DeploymentConfig(link=name, edge_timeout_ms=50.0))
+        assert cli._deployment(flags(), linked, board) == DeploymentConfig(chosen, True, 50.0)
+        assert cli._deployment(flags("--link", name), split, board) == DeploymentConfig(chosen, chosen is None, 50.0)
+        assert cli._deployment(flags("--split", "2"), linked, board) == DeploymentConfig(2, True, 50.0)

@@ -9,6 +9,7 @@ from eenn.costs import predict
 from eenn.device import link
 from eenn.errors import EennError
 from eenn.hardware import boards, links
+from eenn.project import DeploymentConfig
 from eenn.studies import partition
 
 
@@ -46,6 +47,31 @@ def test_the_recommendation_is_the_cheapest_within_the_latency_bound(generated_b
     assert partition.recommend(found, fastest.worst_latency_s) is fastest
     with pytest.raises(EennError, match="no split keeps every sample within"):
         partition.recommend(found, fastest.worst_latency_s / 2)
+
+
+def test_a_deployment_that_names_a_link_gets_the_recommended_split(generated_build):
+    board = boards.get("nrf52")
+    found = partition.options(generated_build, board, links.load("ble-1m"))
+    fastest = min(found, key=lambda o: o.worst_latency_s)
+    bound_ms = 1e3 * fastest.worst_latency_s
+    deployment, line = partition.deployed(generated_build, board, DeploymentConfig(link="ble-1m",
+                                                                                   max_latency_ms=bound_ms))
+    assert deployment == DeploymentConfig(fastest.split)
+    assert line.startswith(f"split chosen for nrf52840 over ble-1m: {fastest.label} (")
+    assert line.endswith(f"table in {generated_build.directory}/partition-nrf52840-ble-1m.txt")
+    assert partition.deployed(generated_build, board, DeploymentConfig(split=1)) == (DeploymentConfig(split=1), None)
+
+
+@pytest.mark.parametrize("deployment, message", [
+    (DeploymentConfig(link="wifi"), "unknown link 'wifi'; known links: ble-1m, uart-115200"),
+    (DeploymentConfig(split=1, link="ble-1m"), "give the split, or the link to have it chosen, not both"),
+    (DeploymentConfig(max_latency_ms=10.0), "deployment.max_latency_ms bounds the latency of a split chosen for a"),
+    (DeploymentConfig(link="ble-1m", max_latency_ms=0.0), "deployment.max_latency_ms must be positive"),
+])
+def test_a_bad_link_in_the_project_is_refused(deployment, message):
+    with pytest.raises(EennError, match=message):
+        deployment.validate(3)
+    assert DeploymentConfig(link="ble-1m", fallback=False).validate(3)
 
 
 def test_links_are_data_and_bad_ones_are_refused(tmp_path, monkeypatch):

@@ -115,16 +115,32 @@ def _add_split(p: argparse.ArgumentParser) -> None:
                    "edge host's answer (default: the project's, 200)")
     p.add_argument("--no-fallback", action="store_true", help="without an answer in time, report no result instead "
                    "of running the remaining stages on the device (the image then leaves them out)")
+    p.add_argument("--link", help="instead of --split: the link to the edge host (boards/links/), the split chosen "
+                   "for the least device energy ('eenn partition'); default: the project's deployment.link")
+    p.add_argument("--max-latency-ms", type=_real(0, inclusive=False), help="with a link: bound on the worst-case "
+                   "latency of a sample (default: the project's deployment.max_latency_ms)")
 
 
-def _deployment(args, build):
-    """The image's deployment: the project's [deployment], the flags applied."""
+def _deployment(args, build, board):
+    """The image's deployment: the project's [deployment], the flags applied (a split given
+    replaces the project's link, a link its split), its split chosen when it names a link."""
     from dataclasses import replace
+    from .studies import partition
 
-    saved = build.manifest.project.deployment
+    if args.split is not None and args.link is not None:
+        raise EennError("give --split or --link (to have the split chosen), not both")
     changes = {"split": args.split, "edge_timeout_ms": args.edge_timeout_ms,
-               "fallback": False if args.no_fallback else None}
-    return replace(saved, **{k: v for k, v in changes.items() if v is not None}).validate(len(build.manifest.stages))
+               "fallback": False if args.no_fallback else None, "link": args.link,
+               "max_latency_ms": args.max_latency_ms}
+    deployment = replace(build.manifest.project.deployment, **{k: v for k, v in changes.items() if v is not None})
+    if args.split is not None:
+        deployment = replace(deployment, link=None, max_latency_ms=None)
+    elif args.link is not None:
+        deployment = replace(deployment, split=None)
+    deployment, line = partition.deployed(build, board, deployment.validate(len(build.manifest.stages)))
+    if line:
+        print(line)
+    return deployment
 
 
 def _replay_count(value, build) -> int:
@@ -412,7 +428,7 @@ def _firmware(args) -> None:
     board = boards.get(args.board)
     build = _open(args)
     fw = image.build(build, board, emulated=args.emulated, replay=_replay_count(args.replay, build),
-                     deployment=_deployment(args, build))
+                     deployment=_deployment(args, build, board))
     print(report.firmware_lines(fw.size))
     print(report.cost_lines(board, predict.model_costs(build, board)))
     what = f"replays {fw.replay} test samples" if fw.replay else "serves a host"
@@ -511,9 +527,9 @@ def _partition(args) -> None:
 
     board, build = boards.get(args.board), _open(args)
     for name in args.link or links.names():
-        text, stem = partition.report(build, board, links.load(name), args.max_latency_ms)
-        print(text)
-        print(f"wrote {stem}.txt and .png")
+        found = partition.report(build, board, links.load(name), args.max_latency_ms)
+        print(found.text)
+        print(f"wrote {found.stem}.txt and .png")
 
 
 def _report(args) -> None:
@@ -542,7 +558,8 @@ def _flash(args) -> None:
         elf, digest = args.image, None
     else:
         build = _open(args)
-        fw = image.build(build, board, replay=_replay_count(args.replay, build), deployment=_deployment(args, build))
+        fw = image.build(build, board, replay=_replay_count(args.replay, build),
+                         deployment=_deployment(args, build, board))
         elf, digest = fw.elf, build.manifest.model_digest
     flashed = flash.flash(board, elf, args.probe, digest, progress=not args.quiet)
     print(f"flashed {board.name} with {elf} (build {flashed.build_id}, model {flashed.model_digest.hex()[:16]})")

@@ -22,6 +22,7 @@ wrong type are errors that name the file and the key.
     [calibration] method = "ucb-hb"; risk = "consistency"; epsilon = 0.05; delta = 0.1
                 clip = false; per_exit = false; streams = 100; stream_steps = 40
     [deployment] split = 1; fallback = true; edge_timeout_ms = 200   # stages from `split` on an edge host
+                link = "ble-1m"; max_latency_ms = 50   # instead of split: the split chosen for the board
     threshold: a probability for confidence (and the cascade of the temporal mechanisms),
     a probability difference for margin, nats for entropy; see eenn.decision.mechanisms. Not given
     (the default), the thresholds of confidence, margin and entropy are calibrated with risk
@@ -43,9 +44,10 @@ from .limits import MAX_COUNT
 from .frontend import data, heads, zoo
 from .frontend.heads import HeadSpec
 from .frontend.training import TrainingConfig
+from .hardware import links
+from .util import fields, paths
 
 AUTO = "auto"  # [model] exits: chosen by eenn.design
-from .util import fields, paths
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,15 @@ class DecisionConfig:
 class DeploymentConfig:
     """Where the stages run: before `split` on the device, the rest on an edge host (eenn edge).
     Without an answer in `edge_timeout_ms` the device runs them itself (`fallback`) or reports
-    no result. `split` None: every stage on the device."""
+    no result. `split` None: every stage on the device, unless `link` (boards/links/) names the
+    link to an edge host: the split is then chosen for the board (eenn.studies.partition), the
+    least device energy with every sample within `max_latency_ms`."""
 
     split: "int | None" = None
     fallback: bool = True
     edge_timeout_ms: float = 200.0
+    link: "str | None" = None
+    max_latency_ms: "float | None" = None
 
     def validate(self, num_stages: int) -> "DeploymentConfig":
         if self.split is not None and not 1 <= self.split < num_stages:
@@ -133,8 +139,20 @@ class DeploymentConfig:
                             "and the edge host need at least one each")
         if self.edge_timeout_ms <= 0:
             raise EennError(f"deployment.edge_timeout_ms must be positive, not {self.edge_timeout_ms}")
-        if self.split is None and not self.fallback:
-            raise EennError("deployment.fallback = false needs a split: set deployment.split (or --split)")
+        if self.link is not None:
+            links.load(self.link)
+            if self.split is not None:
+                raise EennError(f"deployment.split {self.split} and deployment.link '{self.link}': give the split, "
+                                "or the link to have it chosen, not both")
+        if self.max_latency_ms is not None:
+            if self.link is None:
+                raise EennError("deployment.max_latency_ms bounds the latency of a split chosen for a link: set "
+                                "deployment.link (or --link)")
+            if self.max_latency_ms <= 0:
+                raise EennError(f"deployment.max_latency_ms must be positive, not {self.max_latency_ms}")
+        if self.split is None and self.link is None and not self.fallback:
+            raise EennError("deployment.fallback = false needs a split: set deployment.split (or --split), or "
+                            "deployment.link to have one chosen")
         return self
 
 
@@ -239,7 +257,7 @@ class Project:
             self.calibration.validate(mechanism)
         if self.deployment.split is not None:
             raise EennError("deployment.split names a stage of exits not chosen yet: name the exits (model.exits), "
-                            "or split the build afterwards (eenn partition)")
+                            "or name the link (deployment.link) to have the split chosen with them")
         self.deployment.validate(2)
         return self
 

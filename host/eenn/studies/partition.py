@@ -5,11 +5,12 @@ the device's expected energy and latency per inference: the stages it runs, from
 model, with the exits the certified decision takes on the calibration split, plus, for the
 share of samples no device exit lets leave, sending the boundary tensor and receiving the
 answer over a link (boards/links/<link>.toml). The recommendation is the split with the
-least expected device energy whose worst-case latency stays within a bound.
+least expected device energy whose worst-case latency stays within a bound. A project that
+names a link ([deployment] link) has its firmware split so (`deployed`).
 """
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,10 @@ import numpy as np
 from .. import protocol
 from ..costs import predict
 from ..errors import EennError
-from ..hardware import boards
+from ..hardware import boards, links
 from ..hardware.links import LinkProfile
 from ..util import atomic, plots, tables
+
 
 @dataclass(frozen=True)
 class Option:
@@ -73,7 +75,17 @@ def options(build, board: boards.Board, link: LinkProfile) -> list:
     return found
 
 
-def report(build, board: boards.Board, link: LinkProfile, max_latency_ms: "float | None" = None) -> "tuple[str, Path]":
+@dataclass(frozen=True)
+class Partition:
+    """The splits of a build for a board over a link, the one chosen, and where its table went."""
+
+    options: list
+    chosen: Option
+    text: str
+    stem: Path  # partition-<board>-<link>, beside the build: .txt and .png
+
+
+def report(build, board: boards.Board, link: LinkProfile, max_latency_ms: "float | None" = None) -> Partition:
     """Every split of `build` for `board` over `link`, and the one to choose: the table as text,
     written with its plot beside the build (partition-<board>-<link>.txt and .png)."""
     bound = None if max_latency_ms is None else max_latency_ms * 1e-3
@@ -89,7 +101,22 @@ def report(build, board: boards.Board, link: LinkProfile, max_latency_ms: "float
     stem = build.directory / f"partition-{board.name}-{link.name}"
     atomic.write_text(stem.with_suffix(".txt"), text + "\n")
     plot(found, chosen, stem.with_suffix(".png"), title, bound)
-    return text, stem
+    return Partition(found, chosen, text, stem)
+
+
+def deployed(build, board: boards.Board, deployment) -> "tuple[object, str | None]":
+    """`deployment` (a project.DeploymentConfig) with its split chosen by `report` when it names
+    a link, and a line saying what was chosen (None when it names none)."""
+    if deployment.link is None:
+        return deployment, None
+    found = report(build, board, links.load(deployment.link), deployment.max_latency_ms)
+    choice, alone = found.chosen, found.options[-1]
+    line = (f"split chosen for {board.name} over {deployment.link}: {choice.label} "
+            f"({1e6 * choice.energy_j:.1f} uJ per inference on the device, against {1e6 * alone.energy_j:.1f} uJ "
+            f"with every stage on it); table in {found.stem}.txt")
+    if choice.split is None:
+        return replace(deployment, split=None, link=None, max_latency_ms=None, fallback=True), line
+    return replace(deployment, split=choice.split, link=None, max_latency_ms=None), line
 
 
 def recommend(found: list, max_latency_s: "float | None" = None) -> Option:
