@@ -44,3 +44,23 @@ def test_training_is_reproducible():
     runs = [training.predict(training.train(entry, split, ("block1",), HeadSpec(), SMALL, 5, progress=False),
                              split.test.x[:50]) for _ in range(2)]
     np.testing.assert_array_equal(*runs)
+
+
+def test_heads_train_alike_on_the_backbone_outputs_kept_and_through_the_backbone(monkeypatch):
+    """The heads train on what the frozen backbone gave, computed once; with too little room
+    for that, through the backbone for every batch: the same heads either way."""
+    import keras
+
+    split = _split()
+    entry = zoo.get("digits-cnn")
+    trained = []
+    for room in [training.FEATURE_CACHE_BYTES, 0]:
+        monkeypatch.setattr(training, "FEATURE_CACHE_BYTES", room)
+        keras.utils.set_random_seed(0)
+        model = training.build_eenn(entry, ("block1", "block2"), (HeadSpec("dense"), HeadSpec("conv", 8)),
+                                    split.num_classes)
+        before = model.get_layer("exit0").get_weights()[0].copy()
+        training.fit_heads(model, split, SMALL, seed=1, progress=False)
+        assert not np.allclose(model.get_layer("exit0").get_weights()[0], before)
+        trained.append(training.predict(model, split.test.x))
+    np.testing.assert_allclose(trained[0], trained[1], atol=1e-4)

@@ -3,8 +3,9 @@ decision mechanism leaves them, for the lowest certified expected cost under the
 
 1. Every candidate exit point gets every head of HEAD_OPTIONS (a point of rank 2 only the
    dense one: a conv head needs a spatial axis) in one Keras model, and all the heads train
-   together on the frozen backbone: one forward pass of the backbone per batch serves them
-   all. The model is cached by digest, like any training (eenn.frontend.training).
+   together on the frozen backbone, which runs once over the training split: the heads train
+   on its outputs at their points (eenn.frontend.training.fit_heads). The model is cached by
+   digest, like any training.
 2. It is converted to int8 once. Per head, the MACs to reach its point (the network's own ops
    it needs) and the MACs of the head itself come from the int8 graph, and TFLM runs it on the
    calibration split: every head's int8 probabilities, as the device would compute them.

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EennError, check_choice, check_range
-from ..limits import MAX_BATCH_SIZE, MAX_EPOCHS
+from ..limits import FEATURE_CACHE_BYTES, MAX_BATCH_SIZE, MAX_EPOCHS
 from ..util import atomic
 from . import heads
 from .data import Split
@@ -89,7 +89,7 @@ def cache_key(model_name: str, exit_points, head, cfg: TrainingConfig, seed: int
         "model": model_name, "exits": list(exit_points), "head": heads.as_dict(head), "training": asdict(cfg),
         "seed": seed, "train": split.train.digest(), "tensorflow": tf.__version__,
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "format": 1,
+        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "format": 2,
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -99,20 +99,23 @@ def build_eenn(entry, exit_points, head, num_classes: int, batch_size=None):
     return heads.attach(backbone, exit_points, num_classes, head, entry.final_softmax)
 
 
-def _fit(model, split: Split, cfg: TrainingConfig, weights, seed: int, desc: str, progress: bool):
+def _fit(model, x, y: np.ndarray, cfg: TrainingConfig, weights, seed: int, desc: str, progress: bool):
+    """Fit every output of `model` to the labels `y` (`x`: its input, or a list of its inputs)."""
     import keras
 
     n_out = len(model.outputs)
-    steps = cfg.epochs * -(-len(split.train) // cfg.batch_size)
+    steps_per_epoch = -(-len(y) // cfg.batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
+        optimizer=keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * steps_per_epoch)),
         loss=["sparse_categorical_crossentropy"] * n_out,
         loss_weights=list(weights),
         metrics=[["accuracy"]] * n_out,
+        steps_per_execution=steps_per_epoch,  # an epoch per call of the training function: less overhead per step
     )
     keras.utils.set_random_seed(seed)
     model.fit(
-        split.train.x, [split.train.y] * n_out, epochs=cfg.epochs, batch_size=cfg.batch_size,
+        x, [y] * n_out, epochs=cfg.epochs, batch_size=cfg.batch_size,
         shuffle=True, verbose=0, callbacks=[_progress_bar(cfg.epochs, desc)] if progress else [],
     )
 
@@ -127,21 +130,49 @@ def train(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int
     keras.utils.set_random_seed(seed)
     model = build_eenn(entry, exit_points, head, split.num_classes)
     if cfg.mode == "joint":
-        _fit(model, split, cfg, cfg.exit_loss_weights or [1.0] * num_exits, seed, "training (joint)", progress)
+        weights = cfg.exit_loss_weights or [1.0] * num_exits
+        _fit(model, split.train.x, split.train.y, cfg, weights, seed, "training (joint)", progress)
         return model
     if cfg.mode == "frozen":
-        _fit(model, split, cfg, [0.0] * (num_exits - 1) + [1.0], seed, "training backbone", progress)
+        weights = [0.0] * (num_exits - 1) + [1.0]
+        _fit(model, split.train.x, split.train.y, cfg, weights, seed, "training backbone", progress)
     fit_heads(model, split, cfg, seed + 1, progress)
     return model
 
 
 def fit_heads(model, split: Split, cfg: TrainingConfig, seed: int, progress: bool = True) -> None:
-    """Train the exit heads of `model` on its frozen backbone: every head in the same pass, one
-    forward pass of the backbone per batch serving them all."""
+    """Train the exit heads of `model` on its frozen backbone, every head in the same pass: their
+    outputs stacked, one loss (their mean) and one accuracy (theirs over all heads) for all. The
+    backbone runs once over the training split (in inference mode: its batch normalization and
+    dropout as deployed) and the heads train on what it gave at their inputs; when that would
+    take more than FEATURE_CACHE_BYTES, the backbone runs again for each batch instead."""
+    import keras
+    from keras import layers
+
     for layer in model.layers:
         layer.trainable = heads.is_head_layer(layer.name)
-    _fit(model, split, cfg, [1.0] * (len(model.outputs) - 1) + [0.0], seed, "training heads (frozen backbone)",
-         progress)
+    if len(model.outputs) == 1:
+        return  # no heads
+    names = {layer.name for layer in model.layers}
+    chains = [[model.get_layer(n) for n in heads.layers_of(k) if n in names] for k in range(len(model.outputs) - 1)]
+    points = {}  # the backbone's tensors the heads read, each once
+    for chain in chains:
+        points.setdefault(id(chain[0].input), chain[0].input)
+    if len(split.train) * sum(4 * int(np.prod(t.shape[1:])) for t in points.values()) <= FEATURE_CACHE_BYTES:
+        features = _forward(keras.Model(model.input, list(points.values())), split.train.x)
+        sources = {key: keras.Input(t.shape[1:]) for key, t in points.items()}
+        inputs, x = list(sources.values()), features if len(points) > 1 else [features]
+    else:
+        sources, inputs, x = points, model.input, split.train.x
+    outputs = []
+    for chain in chains:
+        t = sources[id(chain[0].input)]
+        for layer in chain:  # the model's own layers: training them trains its weights
+            t = layer(t)
+        outputs.append(layers.Reshape((1, split.num_classes))(t))
+    stacked = keras.Model(inputs, layers.Concatenate(axis=1)(outputs) if len(outputs) > 1 else outputs[0])
+    _fit(stacked, x, np.repeat(split.train.y[:, None], len(chains), axis=1), cfg, [1.0], seed,
+         f"training {len(chains)} heads (frozen backbone)", progress)
 
 
 def train_cached(entry, split: Split, exit_points, head, cfg: TrainingConfig, seed: int,
@@ -179,7 +210,7 @@ def train_backbone(entry, split: Split, cfg: TrainingConfig, seed: int, progress
     cfg = cfg.resolved(entry.pretrained)
     keras.utils.set_random_seed(seed)
     model = entry.build(entry.input_shape, split.num_classes, None)
-    _fit(model, split, cfg, [1.0], seed, "training backbone", progress)
+    _fit(model, split.train.x, split.train.y, cfg, [1.0], seed, "training backbone", progress)
     return model
 
 
