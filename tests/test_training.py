@@ -64,3 +64,18 @@ def test_heads_train_alike_on_the_backbone_outputs_kept_and_through_the_backbone
         assert not np.allclose(model.get_layer("exit0").get_weights()[0], before)
         trained.append(training.predict(model, split.test.x))
     np.testing.assert_allclose(trained[0], trained[1], atol=1e-4)
+
+
+def test_the_fused_adam_steps_as_keras_adam_does(rng):
+    import keras
+
+    start = rng.normal(size=(3, 5)).astype(np.float32)
+    gradients = rng.normal(size=(6, 3, 5)).astype(np.float32)
+    stepped = []
+    for optimizer in [keras.optimizers.Adam(0.01), training.adam(0.01)]:
+        variable = keras.Variable(start)
+        for g in gradients:
+            optimizer.apply_gradients([(g, variable)])
+        stepped.append(np.asarray(variable))
+    assert not np.allclose(stepped[0], start)
+    np.testing.assert_allclose(stepped[1], stepped[0], rtol=1e-5, atol=1e-7)

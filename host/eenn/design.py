@@ -217,7 +217,7 @@ class _Scored:
         quantizations = [self.quantizations[c] for c in columns]
         base = mechanisms.spec_for(replace(self.decision, mechanism=mechanism, threshold=None), quantizations[:-1])
         cal = calibration.calibrate(self.settings, base, recs, recs, quantizations, cumulative, self.full_macs,
-                                    self.seed, warn=lambda *_: None)
+                                    self.seed, warn=lambda *_: None, bounds=False)
         return float(cal.cost[cal.chosen]) if cal.chosen >= 0 else float(cumulative[-1])
 
 

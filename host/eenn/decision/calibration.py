@@ -196,7 +196,7 @@ class Calibration:
     units: int  # calibration units the guarantee rests on (samples, or streams)
     unit_kind: str
     risk: np.ndarray  # empirical calibration risk per setting
-    bound: np.ndarray
+    bound: "np.ndarray | None"  # the method's bound per setting; None when not asked for
     certified: np.ndarray
     cost: np.ndarray  # mean MACs per inference on the calibration split, per setting
     chosen: int  # index into the grid; -1: nothing certified
@@ -259,9 +259,10 @@ def _per_exit_grid(base: DecisionSpec, calib: Records, risk: risks.Risk, clip: b
 
 
 def calibrate(settings: CalibrationConfig, base: DecisionSpec, calib: Records, test: Records, quantizations: list,
-              cumulative_macs: list, full_macs: int, seed: int = 0, warn=print) -> Calibration:
+              cumulative_macs: list, full_macs: int, seed: int = 0, warn=print, bounds: bool = True) -> Calibration:
     """Certify `base.mechanism`'s parameter on `calib` and report it on `test`. `quantizations`:
-    every exit's output quantization (the last one included)."""
+    every exit's output quantization (the last one included). With `bounds` False, the UCB
+    methods skip computing their bound (Calibration.bound None): certifying does without it."""
     mechanism = base.mechanism
     settings.validate(mechanism)
     risk = risks.get(settings.risk)
@@ -284,7 +285,7 @@ def calibrate(settings: CalibrationConfig, base: DecisionSpec, calib: Records, t
                         f"{settings.epsilon} with delta {settings.delta}; it needs at least {needed}")
 
     unit, exits = setting_losses(settings_grid.specs, risk, settings.clip, testing, quantizations, calib_starts)
-    result = riskcontrol.calibrate(unit, settings.method, settings.epsilon, settings.delta, low, high)
+    result = riskcontrol.calibrate(unit, settings.method, settings.epsilon, settings.delta, low, high, bounds)
     full_exits = outcomes(settings_grid.specs, calib.probs, calib_starts)[0] if settings.per_exit else exits
     cost = macs[full_exits].mean(axis=0)
     chosen = int(riskcontrol.cheapest(result.certified, cost))
