@@ -111,9 +111,10 @@ def deployed(build, board: boards.Board, deployment) -> "tuple[object, str | Non
         return deployment, None
     found = report(build, board, links.load(deployment.link), deployment.max_latency_ms)
     choice, alone = found.chosen, found.options[-1]
+    bound = "" if deployment.max_latency_ms is None else f", every sample within {deployment.max_latency_ms:g} ms"
     line = (f"split chosen for {board.name} over {deployment.link}: {choice.label} "
-            f"({1e6 * choice.energy_j:.1f} uJ per inference on the device, against {1e6 * alone.energy_j:.1f} uJ "
-            f"with every stage on it); table in {found.stem}.txt")
+            f"({1e6 * choice.energy_j:.1f} uJ per inference on the device{bound}; every stage on the device: "
+            f"{1e6 * alone.energy_j:.1f} uJ, {1e3 * alone.worst_latency_s:.2f} ms at worst); table in {found.stem}.txt")
     if choice.split is None:
         return replace(deployment, split=None, link=None, max_latency_ms=None, fallback=True), line
     return replace(deployment, split=choice.split, link=None, max_latency_ms=None), line
