@@ -166,7 +166,8 @@ def fit_heads(model, split: Split, cfg: TrainingConfig, seed: int, progress: boo
     outputs stacked, one loss (their mean) and one accuracy (theirs over all heads) for all. The
     backbone runs once over the training split (in inference mode: its batch normalization and
     dropout as deployed) and the heads train on what it gave at their inputs; when that would
-    take more than FEATURE_CACHE_BYTES, the backbone runs again for each batch instead."""
+    take more than FEATURE_CACHE_BYTES, the backbone runs again for each batch instead (its
+    batch normalization frozen, its dropout active as in training)."""
     import keras
     from keras import layers
 

@@ -115,9 +115,9 @@ def deployed(build, board: boards.Board, deployment) -> "tuple[object, str | Non
     line = (f"split chosen for {board.name} over {deployment.link}: {choice.label} "
             f"({1e6 * choice.energy_j:.1f} uJ per inference on the device{bound}; every stage on the device: "
             f"{1e6 * alone.energy_j:.1f} uJ, {1e3 * alone.worst_latency_s:.2f} ms at worst); table in {found.stem}.txt")
-    if choice.split is None:
-        return replace(deployment, split=None, link=None, max_latency_ms=None, fallback=True), line
-    return replace(deployment, split=choice.split, link=None, max_latency_ms=None), line
+    # unsplit, there is nothing to fall back from: fallback = false would leave no stage out
+    return replace(deployment, split=choice.split, link=None, max_latency_ms=None,
+                   fallback=deployment.fallback or choice.split is None), line
 
 
 def recommend(found: list, max_latency_s: "float | None" = None) -> Option:
