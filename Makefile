@@ -18,7 +18,7 @@ IMAGE_FLAGS := $(if $(REPLAY),--replay $(REPLAY),) $(if $(SPLIT),--split $(SPLIT
 	$(if $(MAX_LATENCY_MS),--max-latency-ms $(MAX_LATENCY_MS),)
 LOG ?= generated/$(NAME)/monitor.jsonl
 
-.PHONY: setup apt-packages test test-models install-check build generate firmware emulate flash validate monitor edge partition search costs augment-study bench clean
+.PHONY: setup apt-packages test test-models install-check build generate firmware emulate flash validate monitor edge partition robot search costs augment-study bench clean
 
 ## setup: Debian packages and the virtual environment (idempotent; quick when done)
 setup: apt-packages $(VENV)/.installed
@@ -111,6 +111,16 @@ partition: generate
 monitor: setup
 	$(if $(PORT),,$(error set PORT to the board's serial port, e.g. PORT=/dev/ttyACM0))
 	$(EENN) monitor --port $(PORT) --board $(BOARD) --log $(LOG) $(if $(wildcard $(MANIFEST)),--name $(NAME),)
+
+## robot: the Robot Framework suites of tests/robot/ on BOARD under QEMU, or on the board on PORT (each image
+## flashed through PROBE); output.xml, log.html and report.html in generated/robot/. FUZZ_FRAMES=<n> corrupted
+## frames (10000), MIN_ACCURACY=<fraction> the least accuracy (by default the host simulator's on the same samples)
+ROBOT_OUT := generated/robot
+robot: generate
+	$(PYTHON) -m robot --outputdir $(ROBOT_OUT) --variable BOARD:$(BOARD) --variable NAME:$(NAME) \
+		--variable EENN:$(CURDIR)/$(EENN) $(if $(PORT),--variable PORT:$(PORT),) $(if $(PROBE),--variable PROBE:$(PROBE),) \
+		$(if $(FUZZ_FRAMES),--variable FUZZ_FRAMES:$(FUZZ_FRAMES),) \
+		$(if $(MIN_ACCURACY),--variable MIN_ACCURACY:$(MIN_ACCURACY),) tests/robot
 
 ## search: where to put exits and how big their heads are, under BOARD's budget (Pareto front, chosen project);
 ## OBJECTIVE=macs, cycles or energy is the expected cost it minimizes

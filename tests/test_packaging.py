@@ -20,7 +20,7 @@ PACKAGE = ROOT / "host" / "eenn"
 # Bottom to top: a unit imports only units before it (the root modules count as units).
 LAYERS = ("errors", "limits", "util", "resources", "protocol", "hardware", "tflite", "ops", "frontend", "decision",
           "project", "design", "codegen", "report", "artifact", "pipeline", "firmware", "device", "costs", "studies",
-          "cli")
+          "robot", "cli")
 RESOURCES = {"eenn.resources.boards": ROOT / "boards", "eenn.resources.templates": ROOT / "firmware_templates"}
 
 

@@ -330,9 +330,10 @@ def decide(config, settings, seed: int, records: dict, quantizations: list, cumu
     return result.spec, result
 
 
-def recalibrate(build: artifact.Build, config, settings, log=print) -> "tuple[artifact.Build, calibration.Calibration]":
-    """`eenn calibrate`: a build's decision calibrated anew on its records (no retraining);
-    the manifest, its report and the calibration files are rewritten."""
+def calibrated_decision(build: artifact.Build, config, settings,
+                        log=print) -> "tuple[mechanisms.DecisionSpec, calibration.Calibration]":
+    """A build's decision `config` calibrated anew on its records with `settings` (no retraining,
+    nothing written)."""
     m = build.manifest
     records = {name: build.records(name) for name in artifact.SPLITS}
     rows = m.model.design["certification_rows"] if m.model.design else None
@@ -340,7 +341,15 @@ def recalibrate(build: artifact.Build, config, settings, log=print) -> "tuple[ar
                               m.cumulative_macs, m.full_model_macs, log)
     if calibrated is None:
         raise EennError(f"nothing to calibrate: calibration method '{settings.method}' with {config.mechanism}")
-    policy = mechanisms.evaluate(records["test"], spec, m.cumulative_macs, m.full_model_macs)
+    return spec, calibrated
+
+
+def recalibrate(build: artifact.Build, config, settings, log=print) -> "tuple[artifact.Build, calibration.Calibration]":
+    """`eenn calibrate`: a build's decision calibrated anew on its records (no retraining);
+    the manifest, its report and the calibration files are rewritten."""
+    m = build.manifest
+    spec, calibrated = calibrated_decision(build, config, settings, log)
+    policy = mechanisms.evaluate(build.records("test"), spec, m.cumulative_macs, m.full_model_macs)
     build = build.with_decision(artifact.DecisionEntry(config, spec, calibration.summary(calibrated)), policy)
     atomic.write_text(build.directory / REPORT, build_table(build.manifest) + "\n")
     write_calibration(build.directory, build.name, calibrated)

@@ -19,6 +19,8 @@ INFO_REQUEST, SAMPLE, RESET, INFO, RECORD, ACK, ERROR, TEXT, OFFLOAD, EDGE_ANSWE
     _FRAMES[n] for n in ("info_request", "sample", "reset", "info", "record", "ack", "error", "text", "offload",
                          "edge_answer"))
 ERRORS = {e["code"]: name for name, e in PROTOCOL["errors"].items()}
+ERROR_CODES = {name: code for code, name in ERRORS.items()}
+FRAME_NAMES = {kind: name for name, kind in _FRAMES.items()}
 COST_UNITS = {u["code"]: u["words"] for u in PROTOCOL["cost_units"].values()}
 COUNTER_UNITS = {u["counter"]: u["code"] for u in PROTOCOL["cost_units"].values()}  # firmware counter driver -> unit
 ROUTES = {r["code"]: r.get("words", name) for name, r in PROTOCOL["routes"].items()}  # where a sample's last stages ran

@@ -25,6 +25,10 @@ class LinkError(EennError):
     pass
 
 
+class FrameError(LinkError):
+    """A frame that does not decode: not valid COBS, too short, or failing its CRC."""
+
+
 class LinkTimeout(LinkError):
     """Nothing (or no complete frame) arrived in time."""
 
@@ -71,9 +75,9 @@ def decode(frame: bytes) -> "tuple[bytes, bytes]":
     try:
         body = cobs.decode(frame)
     except cobs.DecodeError as e:
-        raise LinkError(f"a frame from the device is not valid COBS ({e})") from None
+        raise FrameError(f"a frame from the device is not valid COBS ({e})") from None
     if len(body) < 5 or struct.unpack("<I", body[-4:])[0] != zlib.crc32(body[:-4]):
-        raise LinkError(f"a frame from the device fails its CRC: {frame[:32].hex()}")
+        raise FrameError(f"a frame from the device fails its CRC: {frame[:32].hex()}")
     return body[:1], body[1:-4]
 
 
@@ -207,6 +211,7 @@ class Link:
             raise LinkError(f"cannot open {url}: {e}") from None
         self.url = url
         self.received = bytearray()  # the last bytes read, for error messages
+        self.listener = None  # called with (type, payload) of every frame received (eenn.device.terminal)
 
     def close(self) -> None:
         close_port(self.port)
@@ -229,7 +234,10 @@ class Link:
                 raise LinkTimeout(f"{self.url}: no answer within {self.port.timeout} s; "
                                 f"last bytes: {bytes(self.received[-64:])!r}")
             if len(frame) > 1:
-                return decode(frame[:-1])
+                kind, body = decode(frame[:-1])
+                if self.listener is not None:
+                    self.listener(kind, body)
+                return kind, body
 
     def request(self, kind: bytes, payload: bytes = b"") -> "tuple[bytes, bytes]":
         self.send_raw(encode(kind, payload))

@@ -56,14 +56,15 @@ class Emulator:
     """QEMU running `elf` on `machine`, its first UART on a local TCP port (`serial="tcp"`, on
     `port` or a free one) or on a pseudo-terminal (`serial="pty"`, a real tty device); `.url`
     is what pyserial opens. With `connect`, `.link` talks to the UART and QEMU waits for it
-    before starting the firmware; without, the firmware runs at once and the UART is free for
-    another program (a TCP server that accepts a new client after one leaves)."""
+    before starting the firmware; without, the UART is free for another program (a TCP server
+    that accepts a new client after one leaves), and the firmware runs at once or, with `wait`,
+    once the first client has connected (nothing it sends is lost)."""
 
     def __init__(self, elf: Path, machine: str, timeout: float = 10.0, serial: str = "tcp",
-                 connect: bool = True, port: "int | None" = None):
+                 connect: bool = True, port: "int | None" = None, wait: bool = False):
         if serial == "tcp":
             self.port = port or free_port()
-            spec = f"tcp:127.0.0.1:{self.port},server=on,wait={'on' if connect else 'off'},nodelay=on"
+            spec = f"tcp:127.0.0.1:{self.port},server=on,wait={'on' if connect or wait else 'off'},nodelay=on"
             self.url = f"socket://127.0.0.1:{self.port}"
         elif serial == "pty":
             spec = "pty"
@@ -78,7 +79,7 @@ class Emulator:
             if serial == "pty":
                 self.url = self._pty_path()
             if connect:
-                self.link = self._connect(timeout)
+                self.link = self.open_link(timeout)
         except BaseException:
             self.close()
             raise
@@ -96,7 +97,8 @@ class Emulator:
                     break
         raise EennError(f"QEMU did not open a pseudo-terminal (status {self.process.poll()}): {self.output()}")
 
-    def _connect(self, timeout: float) -> Link:
+    def open_link(self, timeout: float = 10.0) -> Link:
+        """A Link to the UART, once QEMU listens on it (it may still be starting)."""
         deadline = time.monotonic() + CONNECT_SECONDS
         while True:
             if self.process.poll() is not None:
