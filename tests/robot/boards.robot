@@ -1,8 +1,8 @@
 *** Settings ***
 Documentation       Every emulated board answers exactly as the host simulator: each record's exit,
-...                 class and int8 probabilities, the exits taken and the accuracy; QEMU's
-...                 instruction counts stay within 5% of the cost model. With ${PORT} set, the
-...                 board on that port alone.
+...                 class and int8 probabilities, the exits taken and the accuracy, in no more
+...                 than 5% over the instructions the cost model predicts (counted by QEMU). With
+...                 ${PORT} set, the board on that port alone.
 Resource            eenn.resource
 Test Teardown       Stop Board
 
