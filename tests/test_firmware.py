@@ -57,9 +57,12 @@ def test_board_file_errors_name_file_and_key(tmp_path):
 
 def test_the_kernel_path_is_board_data():
     assert {b.name: b.kernels for b in boards.all_boards()} == {
-        "microbit": "portable", "mps2-an386": "dsp", "mps2-an500": "dsp", "mps3-an547": "dsp", "nrf52840": "dsp",
+        "microbit": "portable", "mps2-an386": "dsp", "mps2-an500": "dsp", "mps3-an547": "mve", "nrf52840": "dsp",
         "stm32f405": "dsp"}
     assert kernels.chosen("dsp")["eenn_conv2d"] == "conv2d_dsp.c" and kernels.chosen("dsp")["eenn_add"] == "add.c"
+    mve = kernels.chosen("mve")  # a kernel without a Helium file takes its DSP one, else its portable one
+    assert (mve["eenn_conv2d"], mve["eenn_depthwise_conv2d"], mve["eenn_add"]) == (
+        "conv2d_mve.c", "depthwise_conv2d_dsp.c", "add.c")
     assert set(kernels.chosen("portable").values()) <= {p.name for p in kernels.KERNELS.glob("portable/*.c")}
 
 
@@ -73,6 +76,11 @@ def test_dsp_kernels_on_a_core_without_dsp_are_refused(tmp_path):
     done = subprocess.run([image.COMPILER, *boards.get("microbit").cflags, "-I", kernels.KERNELS, "-c", source, "-o",
                            tmp_path / "x.o"], capture_output=True, text=True)
     assert done.returncode != 0 and "a DSP kernel compiled for a core without the DSP extension" in done.stderr
+    m4 = (boards.BOARDS_DIR / "mps2-an386.toml").read_text()
+    bad = tmp_path / "m4-mve.toml"
+    bad.write_text(m4.replace('cpu = "cortex-m4"', 'cpu = "cortex-m4"\nkernels = "mve"'))
+    with pytest.raises(EennError, match='m4-mve.toml: kernels = "mve" needs a core with Helium .+ takes kernels = "dsp"'):
+        boards.load(bad)
 
 
 def test_a_dsp_core_may_take_the_portable_kernels_and_answers_the_same(generated_build, tmp_path):
@@ -142,7 +150,8 @@ def test_real_board_firmware_builds_within_budget(generated_build, name):
     assert 0 < size["flash_bytes"] < size["flash_budget"] and 0 < size["ram_bytes"] < size["ram_budget"]
     assert 0 < size["stack"]["worst"] <= image.STACK_BYTES
     text = (fw.directory / image.SIZE_TEXT).read_text()
-    assert "worst stack" in text and f"kernels ({board.kernels} path): eenn_conv2d conv2d{'_dsp' * (board.kernels == 'dsp')}.c" in text
+    conv = kernels.chosen(board.kernels)["eenn_conv2d"]
+    assert "worst stack" in text and f"kernels ({board.kernels} path): eenn_conv2d {conv}" in text
 
 
 def test_an_unchanged_firmware_is_not_rebuilt(generated_build):

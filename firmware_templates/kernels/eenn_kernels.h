@@ -16,8 +16,9 @@
  * generator's overlap limit allows.
  *
  * Each kernel has a portable C file (kernels/portable/) and may have one for cores with
- * the DSP extension (kernels/dsp/, compiled instead where eenn_simd.h says so). Both read
- * the same constants, laid out for the DSP path:
+ * the DSP extension (kernels/dsp/) and one for cores with Helium (kernels/mve/), compiled
+ * instead as the board's kernel path says (eenn.codegen.kernels). All read the same
+ * constants, laid out for the DSP path:
  *
  * Paired rows: the weights of a convolution ([out_c][k_h * k_w * in_c]) and of a fully
  * connected layer ([out_n][in_n]) are rows of n values. Each row is padded with zeros to
@@ -25,6 +26,11 @@
  * four values at a time (row 0 values 0-3, row 1 values 0-3, row 0 values 4-7, ...); a
  * last row without a pair follows alone. A pair is then read with one 8-byte load per four
  * values of each row.
+ *
+ * Folded bias: a convolution's and a fully connected layer's bias already holds the input
+ * offset times each row's weight sum (eenn.ops._layout.folded_bias), so their kernels add up
+ * weight times input as it is; an im2col column's padding holds the zero point, which
+ * still adds nothing.
  *
  * Scratch: a kernel that takes `scratch` may use that many bytes of the arena (planned by
  * the generator, live during the call only) as the comment on it says.
@@ -52,13 +58,13 @@ typedef struct {
     int32_t output_offset; /* output zero point */
     int32_t act_min, act_max;
     const void *weights; /* int8_t for a convolution, int16_t for a depthwise one */
-    const int32_t *bias; /* [out_c] (zeros when the model has none) */
+    const int32_t *bias; /* [out_c] (zeros when the model has none); a convolution's is folded */
     const int32_t *requant; /* [out_c][6]: see eenn_output_rule */
 } eenn_conv_params;
 
 /* `scratch`: 5 * n4 bytes (n = k_h * k_w * in_c), 4-byte aligned: two im2col columns widened
  * to 16 bits (4 * n4 bytes; the first column is read from their last quarter), and the
- * second column. */
+ * second column (DSP path); one column spread (4 * n4 bytes) and the column (MVE path). */
 void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
                  int32_t end_row);
 void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
@@ -68,14 +74,15 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
  * per channel. */
 typedef struct {
     int32_t in_n, out_n;
-    int32_t input_offset, output_offset;
+    int32_t output_offset;
     int32_t act_min, act_max;
     const int8_t *weights;
-    const int32_t *bias; /* [out_n] (zeros when the model has none) */
+    const int32_t *bias; /* [out_n], folded */
     const int32_t *requant; /* [out_n][6]: see eenn_output_rule */
 } eenn_fully_connected_params;
 
-/* `scratch`: 2 * n4 bytes (n = in_n), the input widened to 16 bits. */
+/* `scratch`: 4 * n4 bytes (n = in_n), 4-byte aligned: the input widened to 16 bits (DSP path,
+ * the first half) or spread (MVE path, eenn_mve.h). */
 void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
                           int8_t *scratch);
 
@@ -114,16 +121,15 @@ static inline const int8_t *eenn_paired_row(const int8_t *weights, int32_t row, 
     return weights + pair * 2 * padded + (alone ? 0 : (row % 2) * 4);
 }
 
-/* The sum over k < n of a paired row's value k times (x[k] + offset). */
-static inline int32_t eenn_paired_dot(const int8_t *row, int32_t step, const int8_t *x, int32_t n, int32_t offset)
+/* The sum over k < n of a paired row's value k times x[k]. */
+static inline int32_t eenn_paired_dot(const int8_t *row, int32_t step, const int8_t *x, int32_t n)
 {
     int32_t acc = 0, k = 0;
     for (; k + 4 <= n; k += 4, row += step) {
-        acc += row[0] * (x[k] + offset) + row[1] * (x[k + 1] + offset) + row[2] * (x[k + 2] + offset)
-             + row[3] * (x[k + 3] + offset);
+        acc += row[0] * x[k] + row[1] * x[k + 1] + row[2] * x[k + 2] + row[3] * x[k + 3];
     }
     for (int32_t j = 0; k < n; ++j, ++k) {
-        acc += row[j] * (x[k] + offset);
+        acc += row[j] * x[k];
     }
     return acc;
 }

@@ -1,6 +1,6 @@
 /* CONV_2D on the DSP extension. Output positions go two at a time: their im2col columns
- * (the padded border holds the input zero point, which adds nothing) are widened to 16 bits
- * with the input offset added (SXTAB16), interleaved four values at a time. Then each pair
+ * (the padded border holds the input zero point; the input offset is in the folded bias)
+ * are widened to 16 bits (SXTB16), interleaved four values at a time. Then each pair
  * of output channels (paired rows: one 8-byte load per four values of both) is widened
  * (SXTB16) in the same lane order and multiplied with both columns pairwise (SMLAD): sixteen
  * MACs per two weight words and four column words. The first column is written to the last
@@ -15,14 +15,14 @@
 #endif
 
 /* Columns a and b (groups of 4 values) widened: per group a(0,2) a(1,3) b(0,2) b(1,3). */
-static void widen(const int8_t *a, const int8_t *b, uint32_t *wide, int32_t groups, uint32_t offset)
+static void widen(const int8_t *a, const int8_t *b, uint32_t *wide, int32_t groups)
 {
     for (int32_t g = 0; g < groups; ++g, a += 4, b += 4, wide += 4) {
         const uint32_t x = eenn_load32(a), y = eenn_load32(b);
-        wide[0] = eenn_sxtab16(offset, x);
-        wide[1] = eenn_sxtab16_ror8(offset, x);
-        wide[2] = eenn_sxtab16(offset, y);
-        wide[3] = eenn_sxtab16_ror8(offset, y);
+        wide[0] = eenn_sxtb16(x);
+        wide[1] = eenn_sxtb16_ror8(x);
+        wide[2] = eenn_sxtb16(y);
+        wide[3] = eenn_sxtb16_ror8(y);
     }
 }
 
@@ -69,14 +69,13 @@ void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output,
     const int32_t out_w = p->out_w, out_rows = p->out_rows, out_c = p->out_c;
     const int32_t end = end_row * out_w;
     const int32_t padded = eenn_padded(p->k_h * p->k_w * p->in_c);
-    const uint32_t offset = (uint32_t)(uint16_t)p->input_offset * 0x10001u;
     uint32_t *wide = __builtin_assume_aligned(scratch, 4);
     int8_t *first = scratch + 3 * padded, *second = scratch + 4 * padded;
     for (int32_t at = first_row * out_w; at < end; at += 2) {
         const int32_t next = at + 1 < end ? at + 1 : at;
         eenn_im2col(p, input, first, at);
         eenn_im2col(p, input, second, next);
-        widen(first, second, wide, padded / 4, offset);
+        widen(first, second, wide, padded / 4);
         multiply(p, wide, padded / 4, eenn_position(output, at, out_w, out_rows, out_c),
                  eenn_position(output, next, out_w, out_rows, out_c));
     }

@@ -1,5 +1,5 @@
-/* FULLY_CONNECTED on the DSP extension. The input is widened once to 16 bits with the input
- * offset added (SXTAB16); then output rows go four at a time, two pairs (paired rows: one
+/* FULLY_CONNECTED on the DSP extension. The input is widened once to 16 bits (SXTB16; the
+ * input offset is in the folded bias); then output rows go four at a time, two pairs (paired rows: one
  * 8-byte load per four values of both rows of a pair), widened (SXTB16) in the inputs'
  * lane order and multiplied pairwise (SMLAD): sixteen MACs per four weight words and two
  * input words. */
@@ -13,21 +13,21 @@
 #error "a DSP kernel compiled for a core without the DSP extension: the board takes kernels = \"portable\" (boards/README.md)"
 #endif
 
-/* n inputs widened to 16 bits with `offset` (the input offset in both lanes) added: per
- * four, lanes (0, 2) then (1, 3); the last group is completed with anything. */
-static void widen(const int8_t *x, int32_t n, uint32_t offset, uint32_t *wide)
+/* n inputs widened to 16 bits: per four, lanes (0, 2) then (1, 3); the last group is
+ * completed with anything. */
+static void widen(const int8_t *x, int32_t n, uint32_t *wide)
 {
     int32_t k = 0;
     for (; k + 4 <= n; k += 4, wide += 2) {
         const uint32_t v = eenn_load32(x + k);
-        wide[0] = eenn_sxtab16(offset, v);
-        wide[1] = eenn_sxtab16_ror8(offset, v);
+        wide[0] = eenn_sxtb16(v);
+        wide[1] = eenn_sxtb16_ror8(v);
     }
     if (k < n) {
         uint32_t v = 0; /* past the last input: any value, its weights are 0 */
         memcpy(&v, x + k, (size_t)(n - k));
-        wide[0] = eenn_sxtab16(offset, v);
-        wide[1] = eenn_sxtab16_ror8(offset, v);
+        wide[0] = eenn_sxtb16(v);
+        wide[1] = eenn_sxtb16_ror8(v);
     }
 }
 
@@ -83,6 +83,6 @@ void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *in
 {
     const eenn_output_rule rule = {p->bias, p->requant, p->output_offset, p->act_min, p->act_max};
     uint32_t *wide = __builtin_assume_aligned(scratch, 4);
-    widen(input, p->in_n, (uint32_t)(uint16_t)p->input_offset * 0x10001u, wide);
+    widen(input, p->in_n, wide);
     multiply(p->weights, p->out_n, wide, eenn_padded(p->in_n) / 4, &rule, output);
 }

@@ -16,7 +16,7 @@ void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output,
         for (int32_t oc = 0; oc < p->out_c; ++oc) {
             int32_t step;
             const int8_t *row = eenn_paired_row(p->weights, oc, p->out_c, padded, &step);
-            out[oc] = eenn_output(rule, eenn_paired_dot(row, step, scratch, n, p->input_offset), oc);
+            out[oc] = eenn_output(rule, eenn_paired_dot(row, step, scratch, n), oc);
         }
     }
 }

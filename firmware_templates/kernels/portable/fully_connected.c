@@ -11,6 +11,6 @@ void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *in
     for (int32_t o = 0; o < p->out_n; ++o) {
         int32_t step;
         const int8_t *row = eenn_paired_row(p->weights, o, p->out_n, padded, &step);
-        output[o] = eenn_output(rule, eenn_paired_dot(row, step, input, p->in_n, p->input_offset), o);
+        output[o] = eenn_output(rule, eenn_paired_dot(row, step, input, p->in_n), o);
     }
 }

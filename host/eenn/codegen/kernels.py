@@ -1,9 +1,10 @@
 """Which kernel sources a build compiles: one variant per kernel, chosen like a driver.
 
 Every kernel has a reference C file, kernels/portable/<source>.c; a kernel may also have a
-variant of the same signature for cores with the DSP extension, kernels/dsp/<source>_dsp.c.
-A board's `kernels` ("portable" or "dsp", eenn.hardware.boards) picks the path; a kernel
-without a variant on that path takes its portable file. Generated sources hold every file
+variant of the same signature for cores with the DSP extension, kernels/dsp/<source>_dsp.c,
+and one for cores with Helium, kernels/mve/<source>_mve.c. A board's `kernels` ("portable",
+"dsp" or "mve", eenn.hardware.boards) picks the path; a kernel without a variant on that path
+takes the file of the path it falls back to (mve: dsp, then portable). Generated sources hold every file
 (flat, in src/), so one directory serves every board.
 """
 
@@ -21,13 +22,14 @@ def file_names() -> set:
 
 
 def chosen(path: str) -> dict:
-    """Kernel function -> the C file its `path` compiles (name in src/)."""
+    """Kernel function -> the C file its `path` compiles (name in src/): the path's own, else
+    that of the first path it falls back to that has one."""
     if path not in PATHS:
-        raise ValueError(f"kernel path {path!r} is not one of {PATHS}")
+        raise ValueError(f"kernel path {path!r} is not one of {tuple(PATHS)}")
     files = {}
     for function, kind in ops.KERNELS.items():
-        variant = KERNELS / path / f"{kind.source}_{path}.c"
-        files[function] = variant.name if path != "portable" and variant.exists() else f"{kind.source}.c"
+        names = [f"{kind.source}.c" if p == "portable" else f"{kind.source}_{p}.c" for p in PATHS[path]]
+        files[function] = next(n for n, p in zip(names, PATHS[path]) if (KERNELS / p / n).exists())
     return files
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codegen import emit
+from ..codegen import emit, kernels
 from ..codegen.features import FEATURES
 from ..decision import mechanisms
 from ..device.qemu import CYCLES_PER_INSTRUCTION
@@ -62,10 +62,13 @@ def cpus() -> list:
 
 
 def sources_digest(board: boards.Board) -> str:
-    """What the figures depend on: the kernels, the stage template, bench.c and the compiler flags."""
+    """What the figures depend on: the kernel files the board's path compiles and their headers,
+    the stage template, bench.c and the compiler flags."""
     digest = hashlib.sha256(" ".join([*board.cflags, *image.CFLAGS]).encode())
-    paths = [*sorted(emit.KERNELS.rglob("*.[ch]")), emit.TEMPLATES / "eenn_stage.c.j2",
-             image.SOURCES / "bench.c"]
+    files = {p.name: p for p in emit.KERNELS.rglob("*.c")}
+    compiled = [files[name] for name in sorted(set(kernels.chosen(board.kernels).values()))]
+    paths = [*sorted(emit.KERNELS.glob("*.h")), *sorted(emit.KERNELS.glob("shared/*.c")), *compiled,
+             emit.TEMPLATES / "eenn_stage.c.j2", image.SOURCES / "bench.c"]
     for path in paths:
         digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]

@@ -17,7 +17,10 @@ UART_DRIVERS = ("cmsdk-uart", "nrf-uart", "stm32-usart")
 COUNTERS = ("dwt", "systick", "nrf-timer")
 TIMER_HZ = {"nrf-timer": 16_000_000}  # counters that tick at their own rate, not the core clock's
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")  # cores with the DSP extension (SMLAD, SXTB16)
-KERNEL_PATHS = ("portable", "dsp")  # eenn.codegen.kernels
+MVE_CORES = ("cortex-m55",)  # cores with Helium, the M-profile vector extension
+# eenn.codegen.kernels: each path and the paths a kernel without a file of its own there falls back to, in order
+KERNEL_PATHS = {"portable": ("portable",), "dsp": ("dsp", "portable"), "mve": ("mve", "dsp", "portable")}
+PATH_CORES = {"dsp": DSP_CORES, "mve": MVE_CORES}
 FLASH_TOOLS = {"pyocd": "target", "openocd": "scripts", "nrfjprog": "target", "none": "note"}  # tool: key it needs
 
 
@@ -148,12 +151,15 @@ def load(path: Path) -> Board:
     raw.setdefault("cflags", [])
     board = fields.from_table(Board, raw, str(path))
     _check_numbers(path, "", board)
-    board = replace(board, kernels=board.kernels or ("dsp" if board.cpu in DSP_CORES else "portable"))
+    best = "mve" if board.cpu in MVE_CORES else "dsp" if board.cpu in DSP_CORES else "portable"
+    board = replace(board, kernels=board.kernels or best)
     if board.kernels not in KERNEL_PATHS:
         raise EennError(f"{path}: kernels must be one of {', '.join(KERNEL_PATHS)}, not '{board.kernels}'")
-    if board.kernels == "dsp" and board.cpu not in DSP_CORES:
-        raise EennError(f"{path}: kernels = \"dsp\" needs a core with the DSP extension ({', '.join(DSP_CORES)}); "
-                        f"the {board.cpu} takes kernels = \"portable\"")
+    cores = PATH_CORES.get(board.kernels)
+    if cores is not None and board.cpu not in cores:
+        extension = "the DSP extension" if board.kernels == "dsp" else "Helium (MVE)"
+        raise EennError(f"{path}: kernels = \"{board.kernels}\" needs a core with {extension} ({', '.join(cores)}); "
+                        f"the {board.cpu} takes kernels = \"{best}\"")
     if board.uart.driver not in UART_DRIVERS or (board.emulation and board.emulation.uart_driver not in UART_DRIVERS):
         raise EennError(f"{path}: UART driver must be one of {', '.join(UART_DRIVERS)}")
     if board.cost.counter not in COUNTERS:

@@ -23,6 +23,16 @@ def paired_rows(weights: np.ndarray) -> tuple:
     return tuple(int(v) for v in np.concatenate([pairs, blocks[rows // 2 * 2:].reshape(-1)]))
 
 
+def folded_bias(bias: ConstArray, weights: np.ndarray, input_offset: int) -> ConstArray:
+    """Per row of `weights` [rows][n], its bias plus input_offset times the row's sum, as int32
+    arithmetic wraps: a kernel then adds up weight times input, the input offset left out, and
+    gets TFLM's sum of weight times (input + offset) exactly. A padded tap holds the input zero
+    point, -input_offset, and still adds nothing."""
+    sums = weights.astype(np.int64).sum(axis=1) * input_offset + np.asarray(bias.values, np.int64)
+    wrapped = (sums + (1 << 31)) % (1 << 32) - (1 << 31)
+    return ConstArray(bias.name, bias.ctype, tuple(int(v) for v in wrapped))
+
+
 def channel_groups(weights: np.ndarray) -> tuple:
     """Depthwise weights [k_h][k_w][channels], widened to 16 bits: channels in groups of four,
     each group's taps in a row, a tap's four weights in lane order (channels 0, 2, 1, 3); then

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _quantmath as qm
 from ._base import ConstArray, KernelCall, OpKind, OpView, Params
-from ._layout import channel_groups, column_bytes, paired_rows, requant_records
+from ._layout import channel_groups, column_bytes, folded_bias, paired_rows, requant_records
 from ._windows import Trace, Window, input_rows, window_starts
 
 
@@ -70,10 +70,13 @@ def conv_params(o: OpView, depthwise: bool) -> ConvParams:
     dilation = (o.option("dilationHFactor", 1), o.option("dilationWFactor", 1))
     pad_h, pad_w = o.spatial((in_h, in_w), (out_h, out_w), (k_h, k_w), stride, dilation)
     act_min, act_max = o.activation_range(out_scale, out_zp)
-    weights = (ConstArray("weights", "int16_t", channel_groups(w)) if depthwise
-               else ConstArray("weights", "int8_t", paired_rows(w.reshape(out_c, -1))))
+    if depthwise:
+        weights, bias = ConstArray("weights", "int16_t", channel_groups(w)), o.bias(2, out_c)
+    else:
+        rows = w.reshape(out_c, -1)
+        weights, bias = ConstArray("weights", "int8_t", paired_rows(rows)), folded_bias(o.bias(2, out_c), rows, -in_zp)
     return ConvParams(in_h, in_w, in_c, out_h, out_w, out_c, in_h, out_h, k_h, k_w, *stride, *dilation, pad_h, pad_w,
-                      multiplier, -in_zp, out_zp, act_min, act_max, weights, o.bias(2, out_c),
+                      multiplier, -in_zp, out_zp, act_min, act_max, weights, bias,
                       requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale)))
 
 

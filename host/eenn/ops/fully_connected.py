@@ -7,14 +7,13 @@ import numpy as np
 
 from . import _quantmath as qm
 from ._base import ConstArray, KernelCall, OpKind, Params
-from ._layout import column_bytes, paired_rows, requant_records
+from ._layout import column_bytes, folded_bias, paired_rows, requant_records
 
 
 @dataclass(frozen=True)
 class FullyConnectedParams(Params):
     in_n: int
     out_n: int
-    input_offset: int
     output_offset: int
     act_min: int
     act_max: int
@@ -43,10 +42,10 @@ class FullyConnected(OpKind):
         per_tensor = len(o.tensor(1).quantization.scale) == 1
         act_min, act_max = o.activation_range(out_scale, out_zp)
         requant = requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale, per_tensor_product=per_tensor))
-        p = FullyConnectedParams(in_n, out_n, -in_zp, out_zp, act_min, act_max,
-                                 ConstArray("weights", "int8_t", paired_rows(w)), o.bias(2, out_n), requant)
+        weights, bias = ConstArray("weights", "int8_t", paired_rows(w)), folded_bias(o.bias(2, out_n), w, -in_zp)
+        p = FullyConnectedParams(in_n, out_n, out_zp, act_min, act_max, weights, bias, requant)
         return KernelCall(o.op, self.function, "eenn_fully_connected_params", p, (o.op.inputs[0],), o.op.outputs[0],
-                          2 * column_bytes(in_n))  # scratch: the input, widened
+                          4 * column_bytes(in_n))  # scratch: the input widened (DSP) or spread (Helium)
 
     def macs(self, op, graph):
         _, depth = graph.tensors[op.inputs[1]].shape
