@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from tflite_micro import runtime
 
 from eenn.codegen import emit, memory
-from eenn.firmware import hostrun
+from eenn.costs import timing
+from eenn.firmware import hostrun, image
+from eenn.hardware import boards
 from singleop import LOOKUP_KINDS, STRATEGIES
 
 INPUTS_PER_MODEL = 8
@@ -93,5 +95,34 @@ def test_kernel_with_its_output_at_the_overlap_limit_matches_tflm(kind, path, mo
     @given(STRATEGIES[kind]())
     def check(model):
         _compare(model, path)
+
+    check()
+
+
+MVE_KINDS = ("CONV_2D", "FULLY_CONNECTED")  # ops with a Helium kernel of their own
+QEMU_EXAMPLES = 6
+
+
+@pytest.mark.parametrize("kind", MVE_KINDS)
+def test_helium_kernel_matches_tflm_under_qemu(kind, tmp_path):
+    """Random layers on the Cortex-M55 (mps3-an547, kernels = "mve"): the hash of the output the
+    image computes from its pseudo-random arena equals that of TFLM's output for the same input."""
+    board = boards.get("mps3-an547")
+    assert board.kernels == "mve"
+
+    @settings(max_examples=QEMU_EXAMPLES, deadline=None)
+    @given(STRATEGIES[kind]())
+    def check(model):
+        with tempfile.TemporaryDirectory(dir=tmp_path) as tmp:
+            generated = emit.generate([("op.tflite", model.tflite)], Path(tmp) / "src", "op")
+            elf = image.build_benchmark(generated.directory, board, Path(tmp) / "image")
+            _, (got,) = timing.run(elf, board, 1)
+        stage, (shape,) = generated.stages[0], model.input_shapes
+        start = stage.input_offsets[0]
+        x = timing.pseudo_random_arena(generated.plan.arena_bytes)[start:start + int(np.prod(shape))]
+        interp = runtime.Interpreter.from_bytes(model.tflite, arena_size=TFLM_ARENA)
+        interp.set_input(x.view(np.int8).reshape(shape), 0)
+        interp.invoke()
+        assert got == timing.check_hash(interp.get_output(0).reshape(-1), np.zeros(0, np.int8))
 
     check()

@@ -61,7 +61,7 @@ int main(void)
     fill_arena();
     for (int32_t stage = 0; stage < EENN_NUM_STAGES; ++stage) {
         eenn_run_stage(stage, arena);
-        uint32_t hash = fnv1a(2166136261u, eenn_exit_probabilities(stage, arena), EENN_NUM_CLASSES);
+        uint32_t hash = fnv1a(2166136261u, eenn_exit_probabilities(stage, arena), eenn_exit_bytes[stage]);
         hash = fnv1a(hash, eenn_boundary(stage, arena), eenn_boundary_bytes[stage]);
         put_text("check ");
         put_number((uint32_t)stage);

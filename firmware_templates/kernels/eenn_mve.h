@@ -43,6 +43,26 @@ static inline void eenn_mve_spread(const int8_t *x, int32_t n, int8_t *low, int8
     }
 }
 
+/* The accumulators of channels o to o + 3 as int8 outputs at out + o, requantized as TFLite
+ * does (a left shift, the saturating rounding doubling high multiply, then a rounding right
+ * shift with ties away from zero: VRSHL rounds them up, so a negative value is moved down by
+ * one first, as gemmlowp's NEON code does), four channels per instruction. */
+static inline void eenn_mve_output4(const eenn_output_rule *r, int32x4_t acc, int32_t o, int8_t *out)
+{
+    static const uint32_t records[4] = {0, 6, 12, 18}; /* word offsets of four channels' requant records */
+    const uint32x4_t at = vld1q_u32(records);
+    const int32_t *q = r->requant + 6 * o;
+    const int32x4_t multiplier = vldrwq_gather_shifted_offset_s32(q, at);
+    const int32x4_t shift = vldrwq_gather_shifted_offset_s32(q + 1, at);
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t right = vminq_s32(shift, zero); /* minus the right shift */
+    acc = vshlq_s32(vaddq_s32(acc, vld1q_s32(r->bias + o)), vmaxq_s32(shift, zero));
+    acc = vqrdmulhq_s32(acc, multiplier);
+    acc = vrshlq_s32(vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, right), 31)), right);
+    acc = vminq_s32(vmaxq_s32(vaddq_n_s32(acc, r->offset), vdupq_n_s32(r->min)), vdupq_n_s32(r->max));
+    vstrbq_s32(out + o, acc);
+}
+
 /* `rows` paired rows of n values (`weights`) times the column of n values, spread into `low`
  * and `high`, as outputs by `rule`. */
 static inline void eenn_mve_multiply(const int8_t *weights, int32_t rows, int32_t n, const int8_t *low,
@@ -74,10 +94,11 @@ static inline void eenn_mve_multiply(const int8_t *weights, int32_t rows, int32_
             acc2 = vmladavaq_s8(acc2, vk, lk);
             acc3 = vmladavaq_s8(acc3, vk, hk);
         }
-        out[o] = eenn_output(r, acc0, o);
-        out[o + 1] = eenn_output(r, acc1, o + 1);
-        out[o + 2] = eenn_output(r, acc2, o + 2);
-        out[o + 3] = eenn_output(r, acc3, o + 3);
+        int32x4_t acc = vdupq_n_s32(acc0);
+        acc = vsetq_lane_s32(acc1, acc, 1);
+        acc = vsetq_lane_s32(acc2, acc, 2);
+        acc = vsetq_lane_s32(acc3, acc, 3);
+        eenn_mve_output4(&r, acc, o, out);
     }
     if (o + 2 <= rows) {
         const int8_t *u = w, *l = low, *h = high;

@@ -57,20 +57,31 @@ def _fnv1a(hash_value: int, data: np.ndarray) -> int:
     return hash_value
 
 
-def host_hashes(generated, build_dir: Path) -> list:
-    """What the benchmark image prints as "check" hashes, from the same C run on the host."""
-    host = hostrun.HostModel(generated, build_dir)
-    state = 0x2545F491
-    for i in range(len(host.arena)):  # the image's xorshift32 fill
+def pseudo_random_arena(size: int) -> np.ndarray:
+    """The arena as the benchmark image fills it before its check run (xorshift32)."""
+    values, state = np.empty(size, np.uint8), 0x2545F491
+    for i in range(size):
         state ^= (state << 13) & 0xFFFFFFFF
         state ^= state >> 17
         state ^= (state << 5) & 0xFFFFFFFF
-        host.arena[i] = state & 0xFF
+        values[i] = state & 0xFF
+    return values
+
+
+def check_hash(exit_output: np.ndarray, boundary: np.ndarray) -> int:
+    """The "check" hash the benchmark image prints for a stage: FNV-1a of its exit's output, then its boundary."""
+    return _fnv1a(_fnv1a(2166136261, exit_output), boundary)
+
+
+def host_hashes(generated, build_dir: Path) -> list:
+    """What the benchmark image prints as "check" hashes, from the same C run on the host."""
+    host = hostrun.HostModel(generated, build_dir)
+    np.frombuffer(host.arena, np.uint8)[:] = pseudo_random_arena(len(host.arena))
     hashes = []
     for stage in generated.stages:
         host.lib.eenn_run_stage(stage.index, host.base)
-        hash_value = _fnv1a(2166136261, host.view(stage.exit_offset, stage.exit_bytes))
-        hashes.append(_fnv1a(hash_value, host.view(stage.boundary_offset, stage.boundary_bytes)))
+        hashes.append(check_hash(host.view(stage.exit_offset, stage.exit_bytes),
+                                 host.view(stage.boundary_offset, stage.boundary_bytes)))
     return hashes
 
 

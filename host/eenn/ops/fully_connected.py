@@ -26,8 +26,8 @@ class FullyConnected(OpKind):
     kind = "FULLY_CONNECTED"
     function = "eenn_fully_connected"
     source = "fully_connected"
-    # input widened once; rows four at a time, the rest in a pair or alone
-    features = ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs")
+    # input widened or spread once; rows four at a time, the rest in a pair or alone (requantized one by one)
+    features = ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs", "remainder_outputs")
 
     def lower(self, o):
         x, in_scale, in_zp = o.activation(0)
@@ -55,7 +55,7 @@ class FullyConnected(OpKind):
         p = call.params
         padded = column_bytes(p.in_n)
         return {"calls": 1, "groups": padded // 4, "macs": p.in_n * p.out_n, "padded_macs": padded * p.out_n,
-                "remainder_macs": padded * (p.out_n % 4), "outputs": p.out_n}
+                "remainder_macs": padded * (p.out_n % 4), "outputs": p.out_n, "remainder_outputs": p.out_n % 4}
 
 
 OPS = (FullyConnected(),)
