@@ -1,5 +1,6 @@
 """CONV_2D -> eenn_conv2d: im2col columns of the window, a dot product per output channel
-(kernels/portable/conv2d.c, kernels/dsp/conv2d_dsp.c)."""
+(kernels/portable/conv2d.c, kernels/dsp/conv2d_dsp.c, kernels/mve/conv2d_mve.c); the bias is
+folded (eenn_kernels.h)."""
 
 from dataclasses import dataclass
 

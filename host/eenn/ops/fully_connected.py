@@ -1,5 +1,6 @@
-"""FULLY_CONNECTED -> eenn_fully_connected: the input widened once, output rows four at a
-time (kernels/portable/fully_connected.c, kernels/dsp/fully_connected_dsp.c)."""
+"""FULLY_CONNECTED -> eenn_fully_connected: the input widened (or spread) once, output rows
+four at a time (kernels/portable/fully_connected.c, kernels/dsp/fully_connected_dsp.c,
+kernels/mve/fully_connected_mve.c); the bias is folded (eenn_kernels.h)."""
 
 from dataclasses import dataclass
 
