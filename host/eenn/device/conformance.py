@@ -100,6 +100,20 @@ def _difference(r: dict) -> str:
             f"host exit {want['exit']} class {want['class']} probs {want['probs']}")
 
 
+def connect(link: Link, build, board=None):
+    """The device's link.Info, once it answers; refused unless it runs `build`'s model (and,
+    given `board`, firmware for that board or its QEMU twin)."""
+    info = link.connect()
+    if board is not None and info.board.partition("@")[0] != board.name:
+        raise EennError(f"the device on {link.url} runs firmware for {info.board}, not {board.name}: "
+                        f"flash it with 'make flash BOARD={board.name}'")
+    expected = build.manifest.model_digest
+    if info.model_digest != expected:
+        raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
+                        f"expected {expected.hex()[:16]}): rebuild and reload its firmware")
+    return info
+
+
 def run(link: Link, build, samples: "int | None" = None, progress: bool = False,
         decision: "DecisionSpec | None" = None, board=None, log: "runlog.RunLog | None" = None,
         records: "Records | None" = None) -> RunResult:
@@ -112,13 +126,7 @@ def run(link: Link, build, samples: "int | None" = None, progress: bool = False,
     model_digest = build.manifest.model_digest
     if records.inputs is None:
         raise EennError("these records keep no inputs; run 'eenn build' again")
-    info = link.connect()
-    if board is not None and info.board.partition("@")[0] != board.name:
-        raise EennError(f"the device on {link.url} runs firmware for {info.board}, not {board.name}: "
-                        f"flash it with 'make flash BOARD={board.name}'")
-    if info.model_digest != model_digest:
-        raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}, "
-                        f"expected {model_digest.hex()[:16]}): rebuild and reload its firmware")
+    info = connect(link, build, board)
     n = len(records.inputs) if samples is None else min(samples, len(records.inputs))
     expectation = Expectation.of(decision or build.manifest.decision.spec, records, model_digest)
     link.reset()

@@ -20,7 +20,8 @@ from cobs import cobs
 
 from ..errors import EennError
 from ..protocol import ACK, ERROR, ERROR_CODES, ERRORS, INFO, INFO_REQUEST, RECORD, RESET, SAMPLE, layout
-from .conformance import Expectation
+from . import runlog
+from .conformance import Expectation, connect
 from .link import Link, LinkTimeout, encode, parse_record
 from .terminal import describe
 
@@ -140,23 +141,19 @@ class _Stream:
         if payload != self.payload():
             return "a corrupted sample frame passed its CRC and was answered"
         record = parse_record(body)
-        _, want = self.expectation.for_sample(self.position)
+        sample = self.position
+        _, want = self.expectation.for_sample(sample)
         self.position += 1
-        if (record.sequence, record.exit, record.predicted, record.probs.tolist()) != \
-                ((self.position - 1) & 0xFFFF, want["exit"], want["class"], want["probs"]):
-            return (f"record {record.sequence} exit {record.exit} class {record.predicted} probs "
-                    f"{record.probs.tolist()}; the host: sample {self.position - 1} exit {want['exit']} class "
-                    f"{want['class']} probs {want['probs']}")
+        got = runlog.answer(record)
+        if record.sequence != sample & 0xFFFF or got != want:
+            return f"record {record.sequence} {got}; the host: sample {sample} {want}"
         return None
 
 
 def run(link: Link, build, frames: int, seed: int = 0, decision=None) -> FuzzResult:
     """Send `frames` corrupted frames to the device on `link`, which runs `build` with its
     decision (or `decision`); every reply and record checked."""
-    info = link.connect()
-    if info.model_digest != build.manifest.model_digest:
-        raise EennError(f"the device runs another model (digest {info.model_digest.hex()[:16]}): rebuild and reload "
-                        "its firmware")
+    info = connect(link, build)
     stream = _Stream(build, decision)
     rng = np.random.default_rng(seed)
     capacity = receive_capacity(info.input_bytes)

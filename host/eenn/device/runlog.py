@@ -53,6 +53,11 @@ def info_entry(info) -> dict:
             "stages": info.stages, "classes": info.classes, "cost_unit": info.cost_unit}
 
 
+def answer(record) -> dict:
+    """What a link.Record answered, as the host simulator's expectation is written: exit, class, probabilities."""
+    return {"exit": record.exit, "class": record.predicted, "probs": record.probs.tolist()}
+
+
 def record_entry(record, label: "int | None" = None, expected: "dict | None" = None) -> dict:
     """The fields of a log's `record` line for a link.Record; `expected` is the host simulator's
     exit, class and probabilities for the same sample, if it was compared."""
@@ -60,8 +65,7 @@ def record_entry(record, label: "int | None" = None, expected: "dict | None" = N
              "probs": record.probs.tolist(), "cost": list(record.cost), "cost_unit": record.cost_unit,
              "route": record.route, "offload_cost": record.offload_cost, "label": label, "match": None}
     if expected is not None and record.exit is not None:
-        entry["match"] = (record.exit, record.predicted, entry["probs"]) == (
-            expected["exit"], expected["class"], expected["probs"])
+        entry["match"] = answer(record) == expected
         if not entry["match"]:
             entry["expected"] = expected
     return entry
