@@ -623,6 +623,9 @@ def _terminated(signum, frame):
 def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `eenn zoo | head` ends quietly
     signal.signal(signal.SIGTERM, _terminated)
+    # Ctrl-C (SIGINT) stops `eenn monitor` and unwinds any command, even one started from a shell's
+    # background job, which inherits SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = _parser().parse_args(argv)
     try:
         {"build": _build, "simulate": _simulate, "calibrate": _calibrate, "search": _search, "generate": _generate,
