@@ -1,6 +1,7 @@
 """Boards as data, firmware builds with budgets, and the firmware under QEMU: every record
 identical to the host simulator, bad frames answered with errors, QEMU never left running."""
 
+import shutil
 import struct
 import subprocess
 import zlib
@@ -34,7 +35,7 @@ def an386(generated_build):
 
 
 def test_boards_load_and_aliases_resolve():
-    assert {"nrf52840", "stm32f405", "mps2-an386", "mps2-an500", "mps3-an547", "microbit"} <= set(BOARDS)
+    assert {"nrf52840", "stm32f405", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547", "microbit"} <= set(BOARDS)
     assert boards.get("nrf52").name == "nrf52840"
     assert all(b.emulation is not None for b in boards.all_boards())
 
@@ -57,13 +58,20 @@ def test_board_file_errors_name_file_and_key(tmp_path):
 
 def test_the_kernel_path_is_board_data():
     assert {b.name: b.kernels for b in boards.all_boards()} == {
-        "microbit": "portable", "mps2-an386": "dsp", "mps2-an500": "dsp", "mps3-an547": "mve", "nrf52840": "dsp",
-        "stm32f405": "dsp"}
+        "microbit": "portable", "mps2-an386": "dsp", "mps2-an500": "dsp", "mps2-an505": "dsp", "mps3-an547": "mve",
+        "nrf52840": "dsp", "stm32f405": "dsp"}
     assert kernels.chosen("dsp")["eenn_conv2d"] == "conv2d_dsp.c" and kernels.chosen("dsp")["eenn_add"] == "add.c"
-    mve = kernels.chosen("mve")  # a kernel without a Helium file takes its DSP one, else its portable one
+    mve = kernels.chosen("mve")
     assert (mve["eenn_conv2d"], mve["eenn_depthwise_conv2d"], mve["eenn_add"]) == (
-        "conv2d_mve.c", "depthwise_conv2d_dsp.c", "add.c")
+        "conv2d_mve.c", "depthwise_conv2d_mve.c", "add.c")
     assert set(kernels.chosen("portable").values()) <= {p.name for p in kernels.KERNELS.glob("portable/*.c")}
+
+
+def test_a_kernel_without_a_helium_file_takes_its_dsp_one(tmp_path, monkeypatch):
+    shutil.copytree(kernels.KERNELS, tmp_path / "kernels")
+    (tmp_path / "kernels" / "mve" / "depthwise_conv2d_mve.c").unlink()
+    monkeypatch.setattr(kernels, "KERNELS", tmp_path / "kernels")
+    assert kernels.chosen("mve")["eenn_depthwise_conv2d"] == "depthwise_conv2d_dsp.c"
 
 
 def test_dsp_kernels_on_a_core_without_dsp_are_refused(tmp_path):

@@ -1,11 +1,12 @@
 """Each kernel, generated and compiled for the host, computes exactly what TFLM computes:
 single-op models over random shapes, strides, paddings, dilations, channel counts, scales,
 zero points and fused activations (property-based), each on several random int8 inputs.
-Both kernel paths run: the portable one and the DSP one (its instructions as exact C
-stand-ins); the QEMU tests run the DSP path's real instructions. The memory plan puts an
-output over its input where the kernel allows (eenn.codegen.overlap); one test puts it exactly at
-the limit."""
+Both host kernel paths run: the portable one and the DSP one (its instructions as exact C
+stand-ins); the QEMU tests run the DSP path's real instructions, and the Helium path on the
+Cortex-M55. The memory plan puts an output over its input where the kernel allows
+(eenn.codegen.overlap); one test puts it exactly at the limit."""
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pytest
 from hypothesis import given, settings
 from tflite_micro import runtime
 
-from eenn.codegen import emit, memory
+from eenn.codegen import emit, kernels, memory
 from eenn.costs import timing
 from eenn.firmware import hostrun, image
 from eenn.hardware import boards
+from eenn.ops._layout import DEPTHWISE_LANES
 from singleop import LOOKUP_KINDS, STRATEGIES
 
 INPUTS_PER_MODEL = 8
@@ -99,16 +101,20 @@ def test_kernel_with_its_output_at_the_overlap_limit_matches_tflm(kind, path, mo
     check()
 
 
-MVE_KINDS = ("CONV_2D", "FULLY_CONNECTED")  # ops with a Helium kernel of their own
+MVE_KINDS = DSP_KINDS  # ops with a Helium kernel of their own
 QEMU_EXAMPLES = 6
+HELIUM_CASES = [(kind, False) for kind in MVE_KINDS] + [(kind, True) for kind in MVE_KINDS if kind in OVERLAP_KINDS]
 
 
-@pytest.mark.parametrize("kind", MVE_KINDS)
-def test_helium_kernel_matches_tflm_under_qemu(kind, tmp_path):
-    """Random layers on the Cortex-M55 (mps3-an547, kernels = "mve"): the hash of the output the
+@pytest.mark.parametrize("kind, at_the_limit", HELIUM_CASES)
+def test_helium_kernel_matches_tflm_under_qemu(kind, at_the_limit, tmp_path, monkeypatch):
+    """Random layers on the Cortex-M55 (mps3-an547, kernels = "mve"), their output planned
+    where the arena puts it or at the overlap limit of their input: the hash of the output the
     image computes from its pseudo-random arena equals that of TFLM's output for the same input."""
     board = boards.get("mps3-an547")
     assert board.kernels == "mve"
+    if at_the_limit:
+        monkeypatch.setattr(emit.memory, "plan", _plan_at_the_limit)
 
     @settings(max_examples=QEMU_EXAMPLES, deadline=None)
     @given(STRATEGIES[kind]())
@@ -126,3 +132,10 @@ def test_helium_kernel_matches_tflm_under_qemu(kind, tmp_path):
         assert got == timing.check_hash(interp.get_output(0).reshape(-1), np.zeros(0, np.int8))
 
     check()
+
+
+def test_the_helium_depthwise_kernel_stores_channels_in_the_lane_order_of_its_constants():
+    source = (kernels.KERNELS / "mve" / "depthwise_conv2d_mve.c").read_text()
+    table = re.search(r"lanes\[16\] = \{([^}]*)\}", source)
+    assert table, "depthwise_conv2d_mve.c has no lane table"
+    assert tuple(int(v) for v in table.group(1).split(",")) == DEPTHWISE_LANES

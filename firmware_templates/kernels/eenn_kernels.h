@@ -17,8 +17,10 @@
  *
  * Each kernel has a portable C file (kernels/portable/) and may have one for cores with
  * the DSP extension (kernels/dsp/) and one for cores with Helium (kernels/mve/), compiled
- * instead as the board's kernel path says (eenn.codegen.kernels). All read the same
- * constants, laid out for the DSP path:
+ * instead as the board's kernel path says (eenn.codegen.kernels). The portable and DSP files
+ * read the constants of convolutions, depthwise convolutions and fully connected layers laid
+ * out as below; the Helium files read them in another layout (see "Helium layout"), which
+ * the generated model holds instead where EENN_KERNELS_MVE is 1.
  *
  * Paired rows: the weights of a convolution ([out_c][k_h * k_w * in_c]) and of a fully
  * connected layer ([out_n][in_n]) are rows of n values. Each row is padded with zeros to
@@ -28,9 +30,19 @@
  * values of each row.
  *
  * Folded bias: a convolution's and a fully connected layer's bias already holds the input
- * offset times each row's weight sum (eenn.ops._layout.folded_bias), so their kernels add up
- * weight times input as it is; an im2col column's padding holds the zero point, which
- * still adds nothing.
+ * offset times each row's weight sum (eenn.ops._layout), so their kernels add up weight
+ * times input as it is; an im2col column's padding holds the zero point, which still adds
+ * nothing.
+ *
+ * Helium layout: a convolution's and a fully connected layer's weights in row blocks
+ * (eenn_mve.h); a depthwise convolution's int8, per block of sixteen channels tap after
+ * tap, then the last out_c % 16 channels tap after tap (with a depth multiplier other than 1,
+ * all channels tap after tap), and its bias folded too (a tap in the padding then counts as
+ * the input zero point). Bias and requantization go in groups of four lanes, in the order
+ * the kernel holds its channels (a depthwise block of sixteen: channels 0, 4, 8, 12, then 2,
+ * 6, 10, 14, then 1, 5, 9, 13, then 3, 7, 11, 15; eenn.ops._layout.DEPTHWISE_LANES),
+ * completed with zeros to a multiple of four: per group the four biases, and in `requant`
+ * the four multipliers, the four left shifts, then minus the four right shifts.
  *
  * Scratch: a kernel that takes `scratch` may use that many bytes of the arena (planned by
  * the generator, live during the call only) as the comment on it says.
@@ -39,12 +51,23 @@
 #define EENN_KERNELS_H
 
 #include <stdint.h>
+#include <string.h>
+
+/* 1 where the build compiles the Helium kernels (kernels/mve/): the build defines it for its
+ * kernel path; by default it is 1 where the compiler targets Helium. */
+#ifndef EENN_KERNELS_MVE
+#ifdef __ARM_FEATURE_MVE
+#define EENN_KERNELS_MVE 1
+#else
+#define EENN_KERNELS_MVE 0
+#endif
+#endif
 
 /* CONV_2D and DEPTHWISE_CONV_2D. Weights are int8 paired rows of [k_h][k_w][in_c] for a
  * convolution. A depthwise one's (out_c = in_c * depth_multiplier) are int16, in channel
  * groups: for each group of four output channels, for each tap (ky, kx), its four weights
  * in lane order (channels 0, 2, 1, 3: two words a 16-bit multiply takes as they are); then
- * for each tap the weights of the last out_c % 4 channels. */
+ * for each tap the weights of the last out_c % 4 channels (Helium: see above). */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
@@ -59,16 +82,19 @@ typedef struct {
     int32_t act_min, act_max;
     const void *weights; /* int8_t for a convolution, int16_t for a depthwise one */
     const int32_t *bias; /* [out_c] (zeros when the model has none); a convolution's is folded */
-    const int32_t *requant; /* [out_c][6]: see eenn_output_rule */
+    const int32_t *requant; /* [out_c][6]: see eenn_output_rule (Helium: see above) */
 } eenn_conv_params;
 
 /* `scratch`: 5 * n4 bytes (n = k_h * k_w * in_c), 4-byte aligned: two im2col columns widened
  * to 16 bits (4 * n4 bytes; the first column is read from their last quarter), and the
- * second column (DSP path); one column spread (4 * n4 bytes) and the column (MVE path). */
+ * second column (DSP path); one column (MVE path). */
 void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
                  int32_t end_row);
-void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
-                           int32_t end_row);
+/* Depthwise `scratch`: 4 * (k_h * k_w + k_h) + in_c4 bytes (in_c4 = in_c rounded up to a multiple
+ * of 4), 4-byte aligned: a window's tap addresses, its rows' addresses and a row of the input
+ * zero point (MVE path; the others need none). */
+void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                           int32_t first_row, int32_t end_row);
 
 /* FULLY_CONNECTED: weights are paired rows of in_n values; per-tensor quantization is given
  * per channel. */
@@ -78,11 +104,11 @@ typedef struct {
     int32_t act_min, act_max;
     const int8_t *weights;
     const int32_t *bias; /* [out_n], folded */
-    const int32_t *requant; /* [out_n][6]: see eenn_output_rule */
+    const int32_t *requant; /* [out_n][6]: see eenn_output_rule (Helium: see above) */
 } eenn_fully_connected_params;
 
-/* `scratch`: 4 * n4 bytes (n = in_n), 4-byte aligned: the input widened to 16 bits (DSP path,
- * the first half) or spread (MVE path, eenn_mve.h). */
+/* `scratch`: 2 * n4 bytes (n = in_n), 4-byte aligned: the input widened to 16 bits (DSP path;
+ * the MVE path needs none). */
 void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
                           int8_t *scratch);
 
@@ -96,6 +122,38 @@ static inline int32_t eenn_depthwise_weight(const int16_t *weights, int32_t taps
         return weights[(oc >> 2) * taps * 4 + t * 4 + ((oc & 1) << 1 | (oc >> 1 & 1))];
     }
     return weights[grouped * taps + t * (out_c - grouped) + oc - grouped];
+}
+
+/* The first and one-past-last of k taps from `origin` on, `dilation` apart, that fall inside [0, n). */
+static inline void eenn_clip(int32_t origin, int32_t k, int32_t dilation, int32_t n, int32_t *begin, int32_t *end)
+{
+    int32_t b = 0, e = k;
+    while (b < k && origin + b * dilation < 0) {
+        ++b;
+    }
+    while (e > b && origin + (e - 1) * dilation >= n) {
+        --e;
+    }
+    *begin = b;
+    *end = e;
+}
+
+/* n bytes copied: on Helium sixteen at a time in a tail-predicated loop (WLSTP/LETP, the last
+ * ones predicated), three instructions per sixteen bytes, where memcpy would be called. */
+static inline void eenn_copy(int8_t *to, const int8_t *from, int32_t n)
+{
+#ifdef __ARM_FEATURE_MVE
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n"
+                     "1: vldrb.8 q0, [%[from]], #16\n"
+                     "vstrb.8 q0, [%[to]], #16\n"
+                     "letp lr, 1b\n"
+                     "2:"
+                     : [to] "+r"(to), [from] "+r"(from)
+                     : [n] "r"(n)
+                     : "q0", "lr", "memory");
+#else
+    memcpy(to, from, (size_t)n);
+#endif
 }
 
 /* Where row y of a buffer of `rows` rows is (a ring buffer holds fewer rows than its tensor). */

@@ -10,6 +10,10 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
+#if EENN_KERNELS_MVE
+#error "constants laid out for the Helium kernels (EENN_KERNELS_MVE is 1): this build compiles kernels/mve/ instead"
+#endif
+
 #if !EENN_USE_DSP
 #error "a DSP kernel compiled for a core without the DSP extension: the board takes kernels = \"portable\" (boards/README.md)"
 #endif

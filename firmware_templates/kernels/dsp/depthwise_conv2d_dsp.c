@@ -9,23 +9,13 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
+#if EENN_KERNELS_MVE
+#error "constants laid out for the Helium kernels (EENN_KERNELS_MVE is 1): this build compiles kernels/mve/ instead"
+#endif
+
 #if !EENN_USE_DSP
 #error "a DSP kernel compiled for a core without the DSP extension: the board takes kernels = \"portable\" (boards/README.md)"
 #endif
-
-/* First and one-past-last tap of a window of k taps starting at `origin` that fall inside [0, n). */
-static void clip(int32_t origin, int32_t k, int32_t dilation, int32_t n, int32_t *begin, int32_t *end)
-{
-    int32_t b = 0, e = k;
-    while (b < k && origin + b * dilation < 0) {
-        ++b;
-    }
-    while (e > b && origin + (e - 1) * dilation >= n) {
-        --e;
-    }
-    *begin = b;
-    *end = e;
-}
 
 typedef struct {
     const int8_t *input; /* the first tap inside the input, channel 0 */
@@ -87,9 +77,10 @@ static inline four four_channels(const window *win, int32_t g, const int16_t *w,
     return a;
 }
 
-void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
-                           int32_t end_row)
+void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                           int32_t first_row, int32_t end_row)
 {
+    (void)scratch;
     const int32_t in_c = p->in_c, out_c = p->out_c, in_w = p->in_w, k_w = p->k_w, taps = p->k_h * p->k_w;
     const int32_t dilation_h = p->dilation_h, dilation_w = p->dilation_w, multiplier = p->depth_multiplier;
     const int32_t input_offset = p->input_offset, in_rows = p->in_rows;
@@ -101,7 +92,7 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
     for (int32_t oy = first_row; oy < end_row; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         int32_t ky0, ky1;
-        clip(y0, p->k_h, dilation_h, p->in_h, &ky0, &ky1);
+        eenn_clip(y0, p->k_h, dilation_h, p->in_h, &ky0, &ky1);
         /* window rows before the ring buffer's end, and after it */
         const int32_t top = eenn_row(y0 + ky0 * dilation_h, in_rows);
         const int32_t unwrapped = (in_rows - top + dilation_h - 1) / dilation_h;
@@ -112,7 +103,7 @@ void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_
         for (int32_t ox = 0; ox < out_w; ++ox) {
             const int32_t x0 = ox * p->stride_w - p->pad_w;
             int32_t kx0, kx1;
-            clip(x0, k_w, dilation_w, in_w, &kx0, &kx1);
+            eenn_clip(x0, k_w, dilation_w, in_w, &kx0, &kx1);
             int8_t *out = out_row + ox * out_c;
             const int32_t column = (x0 + kx0 * dilation_w) * in_c;
             const window win = {

@@ -2,6 +2,10 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
+#if EENN_KERNELS_MVE
+#error "constants laid out for the Helium kernels (EENN_KERNELS_MVE is 1): this build compiles kernels/mve/ instead"
+#endif
+
 /* One output position at a time: its im2col column (padded with the zero point, which adds
  * nothing), then one dot product per output channel. */
 void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,

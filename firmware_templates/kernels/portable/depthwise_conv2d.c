@@ -2,9 +2,14 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int32_t first_row,
-                           int32_t end_row)
+#if EENN_KERNELS_MVE
+#error "constants laid out for the Helium kernels (EENN_KERNELS_MVE is 1): this build compiles kernels/mve/ instead"
+#endif
+
+void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
+                           int32_t first_row, int32_t end_row)
 {
+    (void)scratch;
     const eenn_output_rule rule = {p->bias, p->requant, p->output_offset, p->act_min, p->act_max};
     for (int32_t oy = first_row; oy < end_row; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;

@@ -2,6 +2,10 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
+#if EENN_KERNELS_MVE
+#error "constants laid out for the Helium kernels (EENN_KERNELS_MVE is 1): this build compiles kernels/mve/ instead"
+#endif
+
 void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
                           int8_t *scratch)
 {

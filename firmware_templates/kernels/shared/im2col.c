@@ -14,7 +14,7 @@ void eenn_im2col(const eenn_conv_params *p, const int8_t *input, int8_t *column,
         if (y < 0 || y >= p->in_h) {
             memset(column, zero_point, (size_t)row_bytes);
         } else if (whole_rows) {
-            memcpy(column, input + (eenn_row(y, p->in_rows) * p->in_w + x0) * p->in_c, (size_t)row_bytes);
+            eenn_copy(column, input + (eenn_row(y, p->in_rows) * p->in_w + x0) * p->in_c, row_bytes);
         } else {
             const int8_t *row = input + eenn_row(y, p->in_rows) * p->in_w * p->in_c;
             for (int32_t kx = 0; kx < p->k_w; ++kx) {
@@ -23,7 +23,7 @@ void eenn_im2col(const eenn_conv_params *p, const int8_t *input, int8_t *column,
                 if (x < 0 || x >= p->in_w) {
                     memset(to, zero_point, (size_t)p->in_c);
                 } else {
-                    memcpy(to, row + x * p->in_c, (size_t)p->in_c);
+                    eenn_copy(to, row + x * p->in_c, p->in_c);
                 }
             }
         }

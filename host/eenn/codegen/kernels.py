@@ -5,15 +5,18 @@ variant of the same signature for cores with the DSP extension, kernels/dsp/<sou
 and one for cores with Helium, kernels/mve/<source>_mve.c. A board's `kernels` ("portable",
 "dsp" or "mve", eenn.hardware.boards) picks the path; a kernel without a variant on that path
 takes the file of the path it falls back to (mve: dsp, then portable). Generated sources hold every file
-(flat, in src/), so one directory serves every board.
+(flat, in src/), so one directory serves every board; the constants a Helium kernel reads in
+another layout are there twice, one chosen by EENN_KERNELS_MVE (`defines`).
 """
 
+import re
 from pathlib import Path
 
 from .. import ops, resources
 from ..hardware.boards import KERNEL_PATHS as PATHS
 
 KERNELS = resources.templates_dir() / "kernels"
+INCLUDE = re.compile(r'^#include "([^"]+)"', re.MULTILINE)
 
 
 def file_names() -> set:
@@ -31,6 +34,26 @@ def chosen(path: str) -> dict:
         names = [f"{kind.source}.c" if p == "portable" else f"{kind.source}_{p}.c" for p in PATHS[path]]
         files[function] = next(n for n, p in zip(names, PATHS[path]) if (KERNELS / p / n).exists())
     return files
+
+
+def headers(files: list) -> list:
+    """The kernel headers (kernels/*.h) that `files` include, directly or through one another."""
+    found, pending = set(), list(files)
+    while pending:
+        for name in INCLUDE.findall(Path(pending.pop()).read_text()):
+            header = KERNELS / name
+            if header.exists() and header not in found:
+                found.add(header)
+                pending.append(header)
+    return sorted(found)
+
+
+def defines(path: str) -> list:
+    """The compiler flags of kernel path `path`: EENN_KERNELS_MVE picks the constants' layout
+    (eenn_kernels.h)."""
+    if path not in PATHS:
+        raise ValueError(f"kernel path {path!r} is not one of {tuple(PATHS)}")
+    return [f"-DEENN_KERNELS_MVE={int(path == 'mve')}"]
 
 
 def sources(src: Path, path: str) -> list:

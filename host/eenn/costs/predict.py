@@ -62,13 +62,13 @@ def cpus() -> list:
 
 
 def sources_digest(board: boards.Board) -> str:
-    """What the figures depend on: the kernel files the board's path compiles and their headers,
-    the stage template, bench.c and the compiler flags."""
-    digest = hashlib.sha256(" ".join([*board.cflags, *image.CFLAGS]).encode())
+    """What the figures depend on: the kernel files the board's path compiles and the headers
+    they include, the stage template, bench.c and the compiler flags."""
+    digest = hashlib.sha256(" ".join([*board.cflags, *image.CFLAGS, *kernels.defines(board.kernels)]).encode())
     files = {p.name: p for p in emit.KERNELS.rglob("*.c")}
-    compiled = [files[name] for name in sorted(set(kernels.chosen(board.kernels).values()))]
-    paths = [*sorted(emit.KERNELS.glob("*.h")), *sorted(emit.KERNELS.glob("shared/*.c")), *compiled,
-             emit.TEMPLATES / "eenn_stage.c.j2", image.SOURCES / "bench.c"]
+    compiled = [*sorted(emit.KERNELS.glob("shared/*.c")),
+                *(files[name] for name in sorted(set(kernels.chosen(board.kernels).values())))]
+    paths = [*kernels.headers(compiled), *compiled, emit.TEMPLATES / "eenn_stage.c.j2", image.SOURCES / "bench.c"]
     for path in paths:
         digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]

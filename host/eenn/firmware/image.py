@@ -164,7 +164,7 @@ def _render(board, emulated, model_name: str, digest: bytes, build_id: str, num_
 
 def _compile(tmp: Path, sources: list, include: Path, board: boards.Board, compile_flags=()) -> Path:
     """Compile `sources` with the headers in `tmp`, `include` and SOURCES; link tmp/firmware.elf."""
-    flags = [*board.cflags, *CFLAGS]
+    flags = [*board.cflags, *CFLAGS, *kernels.defines(board.kernels)]
     objects = []
     for source in sources:
         obj = tmp / f"{source.stem}.o"
@@ -243,7 +243,7 @@ def build(built: Build, board: boards.Board, emulated: bool = False, decision: "
     sources = kernels.sources(src, board.kernels) + [SOURCES / name for name in runtime]
     model_flags = [f"-DEENN_DEVICE_STAGES={deployment.split}"] if split and not deployment.fallback else []
     headers = sorted(src.glob("*.h")) + sorted(SOURCES.glob("*.h"))
-    flags = [*board.cflags, *CFLAGS, *model_flags]
+    flags = [*board.cflags, *CFLAGS, *kernels.defines(board.kernels), *model_flags]
     digest = hashlib.sha256()
     for part in [*(p.read_bytes() for p in sources + headers), rendered["firmware_config.h"].encode(),
                  rendered["protocol.h"].encode(),

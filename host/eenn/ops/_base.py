@@ -16,6 +16,7 @@ class ConstArray:
     name: str  # unique within the op, e.g. "weights"
     ctype: str  # int8_t, int16_t or int32_t
     values: tuple
+    helium: "ConstArray | None" = None  # the same constant as the Helium kernels read it (EENN_KERNELS_MVE)
 
 
 @dataclass(frozen=True)

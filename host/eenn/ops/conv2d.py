@@ -8,8 +8,8 @@ import numpy as np
 
 from . import _quantmath as qm
 from ._base import ConstArray, KernelCall, OpKind, OpView, Params
-from ._layout import channel_groups, column_bytes, folded_bias, paired_rows, requant_records
-from ._windows import Trace, Window, input_rows, window_starts
+from ._layout import column_bytes, depthwise_layer, row_layer
+from ._windows import Trace, Window, input_rows, inside_each, window_starts
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,13 @@ def conv_params(o: OpView, depthwise: bool) -> ConvParams:
     dilation = (o.option("dilationHFactor", 1), o.option("dilationWFactor", 1))
     pad_h, pad_w = o.spatial((in_h, in_w), (out_h, out_w), (k_h, k_w), stride, dilation)
     act_min, act_max = o.activation_range(out_scale, out_zp)
+    requant = qm.conv_multipliers(in_scale, w_scales, out_scale)
     if depthwise:
-        weights, bias = ConstArray("weights", "int16_t", channel_groups(w)), o.bias(2, out_c)
+        weights, bias, requant = depthwise_layer(w, o.bias(2, out_c), -in_zp, *requant, multiplier)
     else:
-        rows = w.reshape(out_c, -1)
-        weights, bias = ConstArray("weights", "int8_t", paired_rows(rows)), folded_bias(o.bias(2, out_c), rows, -in_zp)
+        weights, bias, requant = row_layer(w.reshape(out_c, -1), o.bias(2, out_c), -in_zp, *requant)
     return ConvParams(in_h, in_w, in_c, out_h, out_w, out_c, in_h, out_h, k_h, k_w, *stride, *dilation, pad_h, pad_w,
-                      multiplier, -in_zp, out_zp, act_min, act_max, weights, bias,
-                      requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale)))
+                      multiplier, -in_zp, out_zp, act_min, act_max, weights, bias, requant)
 
 
 class WindowedOp(OpKind):
@@ -94,8 +93,10 @@ class Conv2D(WindowedOp):
     kind = "CONV_2D"
     function = "eenn_conv2d"
     source = "conv2d"
-    # im2col columns (padded to n4 values), a dot product per output over all of them
-    features = ("calls", "positions", "column_rows", "column_values", "macs", "padded_macs", "outputs")
+    # im2col columns (padded to n4 values; rows cut by the border copied tap by tap), a dot product
+    # per output over all of them; on Helium blocks of four rows, sixteen values at a time
+    features = ("calls", "positions", "column_rows", "column_values", "split_taps", "macs", "padded_macs", "outputs",
+                "row_blocks", "block_chunks")
 
     def lower(self, o):
         p = conv_params(o, depthwise=False)
@@ -111,9 +112,15 @@ class Conv2D(WindowedOp):
         p = call.params
         positions, n = p.out_h * p.out_w, p.k_h * p.k_w * p.in_c
         padded = column_bytes(n)
+        blocks = positions * -(-p.out_c // 4)
+        rows = inside_each(p.out_h, p.in_h, p.k_h, p.stride_h, p.pad_h, p.dilation_h)
+        columns = inside_each(p.out_w, p.in_w, p.k_w, p.stride_w, p.pad_w, p.dilation_w)
+        split = int(np.count_nonzero((columns < p.k_w) | (p.dilation_w != 1)))  # positions per row cut by the border
         return {"calls": 1, "positions": positions, "column_rows": positions * p.k_h,
-                "column_values": positions * padded, "macs": positions * n * p.out_c,
-                "padded_macs": positions * padded * p.out_c, "outputs": positions * p.out_c}
+                "column_values": positions * padded, "split_taps": int(rows.sum()) * split * p.k_w,
+                "macs": positions * n * p.out_c,
+                "padded_macs": positions * padded * p.out_c, "outputs": positions * p.out_c,
+                "row_blocks": blocks, "block_chunks": blocks * -(-n // 16)}
 
     def trace(self, call, first_row, end_row):
         """A convolution reads the window of an output position before writing its channels."""

@@ -1,4 +1,4 @@
-"""FULLY_CONNECTED -> eenn_fully_connected: the input widened (or spread) once, output rows
+"""FULLY_CONNECTED -> eenn_fully_connected: the input widened once (DSP), output rows
 four at a time (kernels/portable/fully_connected.c, kernels/dsp/fully_connected_dsp.c,
 kernels/mve/fully_connected_mve.c); the bias is folded (eenn_kernels.h)."""
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _quantmath as qm
 from ._base import ConstArray, KernelCall, OpKind, Params
-from ._layout import column_bytes, folded_bias, paired_rows, requant_records
+from ._layout import column_bytes, row_layer
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,10 @@ class FullyConnected(OpKind):
     kind = "FULLY_CONNECTED"
     function = "eenn_fully_connected"
     source = "fully_connected"
-    # input widened or spread once; rows four at a time, the rest in a pair or alone (requantized one by one)
-    features = ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs", "remainder_outputs")
+    # input widened once; rows four at a time, the rest in a pair or alone (requantized one by one);
+    # on Helium blocks of four rows, sixteen values at a time
+    features = ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs", "remainder_outputs",
+                "row_blocks", "block_chunks")
 
     def lower(self, o):
         x, in_scale, in_zp = o.activation(0)
@@ -42,11 +44,11 @@ class FullyConnected(OpKind):
                      "at batch 1")
         per_tensor = len(o.tensor(1).quantization.scale) == 1
         act_min, act_max = o.activation_range(out_scale, out_zp)
-        requant = requant_records(*qm.conv_multipliers(in_scale, w_scales, out_scale, per_tensor_product=per_tensor))
-        weights, bias = ConstArray("weights", "int8_t", paired_rows(w)), folded_bias(o.bias(2, out_n), w, -in_zp)
+        requant = qm.conv_multipliers(in_scale, w_scales, out_scale, per_tensor_product=per_tensor)
+        weights, bias, requant = row_layer(w, o.bias(2, out_n), -in_zp, *requant)
         p = FullyConnectedParams(in_n, out_n, out_zp, act_min, act_max, weights, bias, requant)
         return KernelCall(o.op, self.function, "eenn_fully_connected_params", p, (o.op.inputs[0],), o.op.outputs[0],
-                          4 * column_bytes(in_n))  # scratch: the input widened (DSP) or spread (Helium)
+                          2 * column_bytes(in_n))  # scratch: the input widened (DSP)
 
     def macs(self, op, graph):
         _, depth = graph.tensors[op.inputs[1]].shape
@@ -55,8 +57,10 @@ class FullyConnected(OpKind):
     def count(self, call):
         p = call.params
         padded = column_bytes(p.in_n)
+        blocks = -(-p.out_n // 4)
         return {"calls": 1, "groups": padded // 4, "macs": p.in_n * p.out_n, "padded_macs": padded * p.out_n,
-                "remainder_macs": padded * (p.out_n % 4), "outputs": p.out_n, "remainder_outputs": p.out_n % 4}
+                "remainder_macs": padded * (p.out_n % 4), "outputs": p.out_n, "remainder_outputs": p.out_n % 4,
+                "row_blocks": blocks, "block_chunks": blocks * -(-p.in_n // 16)}
 
 
 OPS = (FullyConnected(),)

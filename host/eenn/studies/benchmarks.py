@@ -29,7 +29,7 @@ from ..tflite.reference import tflm_arena_bytes
 from ..util import atomic
 from . import applications
 
-CPUS = ("cortex-m4", "cortex-m7", "cortex-m55", "cortex-m0")
+CPUS = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m0")
 LAYERS = {
     "a": singleop.conv2d((32, 32), 16, 16, (3, 3), 1, "SAME"),
     "b": singleop.conv2d((25, 5), 64, 64, (1, 1), 1, "VALID"),
