@@ -89,6 +89,18 @@ def requant_records(multipliers, shifts) -> ConstArray:
     return ConstArray("requant", "int32_t", _requant_records(multipliers, shifts))
 
 
+def _requant(multipliers, shifts, order: np.ndarray) -> ConstArray:
+    """Per channel records, and for the Helium kernels groups of four lanes in `order`."""
+    return _array("requant", "int32_t", _requant_records(multipliers, shifts),
+                  ConstArray("requant", "int32_t", _helium_requant(multipliers, shifts, order)))
+
+
+def _bias(bias: ConstArray, values, helium: np.ndarray, order: np.ndarray) -> ConstArray:
+    """A bias of `values`, and for the Helium kernels `helium` in lane order `order`."""
+    lanes = ConstArray(bias.name, bias.ctype, _values(_lanes(helium, order)))
+    return _array(bias.name, bias.ctype, _values(values), lanes)
+
+
 def row_layer(weights: np.ndarray, bias: ConstArray, input_offset: int, multipliers, shifts) -> tuple:
     """The weights, bias and requantization of a convolution or fully connected layer, weights
     [rows][n]: paired rows and a folded bias, per channel records; for the Helium kernels row
@@ -96,10 +108,7 @@ def row_layer(weights: np.ndarray, bias: ConstArray, input_offset: int, multipli
     folded = _folded(np.asarray(bias.values), weights, input_offset)
     order = np.arange(len(weights))
     return (_array("weights", "int8_t", _paired_rows(weights), ConstArray("weights", "int8_t", _row_blocks(weights))),
-            _array(bias.name, bias.ctype, _values(folded),
-                   ConstArray(bias.name, bias.ctype, _values(_lanes(folded, order)))),
-            _array("requant", "int32_t", _requant_records(multipliers, shifts),
-                   ConstArray("requant", "int32_t", _helium_requant(multipliers, shifts, order))))
+            _bias(bias, folded, folded, order), _requant(multipliers, shifts, order))
 
 
 def depthwise_lanes(channels: int, multiplier: int) -> np.ndarray:
@@ -131,7 +140,4 @@ def depthwise_layer(weights: np.ndarray, bias: ConstArray, input_offset: int, mu
     sixteens = taps[:, :16 * blocks].reshape(len(taps), blocks, 16).transpose(1, 0, 2)
     helium = np.concatenate([sixteens.reshape(-1), taps[:, 16 * blocks:].reshape(-1)])
     return (_array("weights", "int16_t", _values(wide), ConstArray("weights", "int8_t", _values(helium))),
-            _array(bias.name, bias.ctype, bias.values,
-                   ConstArray(bias.name, bias.ctype, _values(_lanes(folded, order)))),
-            _array("requant", "int32_t", _requant_records(multipliers, shifts),
-                   ConstArray("requant", "int32_t", _helium_requant(multipliers, shifts, order))))
+            _bias(bias, bias.values, folded, order), _requant(multipliers, shifts, order))
