@@ -58,12 +58,15 @@ def test_board_file_errors_name_file_and_key(tmp_path):
 
 def test_the_kernel_path_is_board_data():
     assert {b.name: b.kernels for b in boards.all_boards()} == {
-        "microbit": "portable", "mps2-an386": "dsp", "mps2-an500": "dsp", "mps2-an505": "dsp", "mps3-an547": "mve",
-        "nrf52840": "dsp", "stm32f405": "dsp"}
+        "microbit": "armv6m", "mps2-an385-m0": "armv6m", "mps2-an386": "dsp", "mps2-an500": "dsp",
+        "mps2-an505": "dsp", "mps3-an547": "mve", "nrf52840": "dsp", "stm32f405": "dsp"}
     assert kernels.chosen("dsp")["eenn_conv2d"] == "conv2d_dsp.c" and kernels.chosen("dsp")["eenn_add"] == "add.c"
     mve = kernels.chosen("mve")
     assert (mve["eenn_conv2d"], mve["eenn_depthwise_conv2d"], mve["eenn_add"]) == (
         "conv2d_mve.c", "depthwise_conv2d_mve.c", "add.c")
+    armv6m = kernels.chosen("armv6m")
+    assert (armv6m["eenn_fully_connected"], armv6m["eenn_depthwise_conv2d"], armv6m["eenn_add"]) == (
+        "fully_connected_armv6m.c", "depthwise_conv2d_armv6m.c", "add.c")
     assert set(kernels.chosen("portable").values()) <= {p.name for p in kernels.KERNELS.glob("portable/*.c")}
 
 

@@ -1,12 +1,13 @@
 """Each kernel, generated and compiled for the host, computes exactly what TFLM computes:
 single-op models over random shapes, strides, paddings, dilations, channel counts, scales,
 zero points and fused activations (property-based), each on several random int8 inputs.
-Both host kernel paths run: the portable one and the DSP one (its instructions as exact C
-stand-ins); the QEMU tests run the DSP path's real instructions, and the Helium path on the
-Cortex-M55. The memory plan puts an output over its input where the kernel allows
+Every host kernel path runs: the portable one, the Armv6-M one (in C) and the DSP one (its
+instructions as exact C stand-ins); the QEMU tests run the DSP path's real instructions, the
+Helium path on the Cortex-M55 and the Armv6-M path's assembly on the Cortex-M0. The memory plan puts an output over its input where the kernel allows
 (eenn.codegen.overlap); one test puts it exactly at the limit."""
 
 import re
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tflite_micro import runtime
 
 from eenn.codegen import emit, kernels, memory
 from eenn.costs import timing
+from eenn.device.qemu import qemu_command
 from eenn.firmware import hostrun, image
 from eenn.hardware import boards
 from eenn.ops._layout import DEPTHWISE_LANES
@@ -49,7 +51,9 @@ def _compare(model, path: str) -> None:
 
 
 DSP_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # ops with a kernel of their own on the DSP path
-CASES = [(kind, "portable") for kind in sorted(STRATEGIES)] + [(kind, "dsp") for kind in DSP_KINDS]
+ARMV6M_KINDS = DSP_KINDS  # and on the Armv6-M path
+CASES = ([(kind, "portable") for kind in sorted(STRATEGIES)] + [(kind, "armv6m") for kind in ARMV6M_KINDS]
+         + [(kind, "dsp") for kind in DSP_KINDS])
 
 
 @pytest.mark.parametrize("kind, path", CASES)
@@ -63,9 +67,9 @@ def test_generated_kernel_matches_tflm(kind, path):
 
 
 OVERLAP_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "MUL", "LOGISTIC")
-# the DSP path only for ops with a kernel of their own there: the others compile the portable file on both
+# the other paths only for ops with a kernel of their own there: the others compile the portable file
 OVERLAP_CASES = [(kind, path) for kind in OVERLAP_KINDS for path in hostrun.PATHS
-                 if path == "portable" or kind in DSP_KINDS]
+                 if path == "portable" or kind in {"dsp": DSP_KINDS, "armv6m": ARMV6M_KINDS}[path]]
 
 
 def _plan_at_the_limit(graphs, scratch, overlaps, *_):
@@ -103,16 +107,20 @@ def test_kernel_with_its_output_at_the_overlap_limit_matches_tflm(kind, path, mo
 
 MVE_KINDS = DSP_KINDS  # ops with a Helium kernel of their own
 QEMU_EXAMPLES = 6
-HELIUM_CASES = [(kind, False) for kind in MVE_KINDS] + [(kind, True) for kind in MVE_KINDS if kind in OVERLAP_KINDS]
+# the board of each path whose instructions only QEMU runs: the M0 image on the AN385, whose 4 MB hold any layer
+QEMU_BOARDS = {"mve": "mps3-an547", "armv6m": "mps2-an385-m0"}
+QEMU_CASES = [(path, kind, at_the_limit) for path, kinds in (("mve", MVE_KINDS), ("armv6m", ARMV6M_KINDS))
+              for at_the_limit in (False, True) for kind in kinds if not at_the_limit or kind in OVERLAP_KINDS]
 
 
-@pytest.mark.parametrize("kind, at_the_limit", HELIUM_CASES)
-def test_helium_kernel_matches_tflm_under_qemu(kind, at_the_limit, tmp_path, monkeypatch):
-    """Random layers on the Cortex-M55 (mps3-an547, kernels = "mve"), their output planned
-    where the arena puts it or at the overlap limit of their input: the hash of the output the
-    image computes from its pseudo-random arena equals that of TFLM's output for the same input."""
-    board = boards.get("mps3-an547")
-    assert board.kernels == "mve"
+@pytest.mark.parametrize("path, kind, at_the_limit", QEMU_CASES)
+def test_kernel_path_matches_tflm_under_qemu(path, kind, at_the_limit, tmp_path, monkeypatch):
+    """Random layers on the Cortex-M55 (kernels = "mve") and the Cortex-M0 (kernels = "armv6m",
+    its assembly), their output planned where the arena puts it or at the overlap limit of
+    their input: the hash of the output the image computes from its pseudo-random arena equals
+    that of TFLM's output for the same input."""
+    board = boards.get(QEMU_BOARDS[path])
+    assert board.kernels == path
     if at_the_limit:
         monkeypatch.setattr(emit.memory, "plan", _plan_at_the_limit)
 
@@ -132,6 +140,17 @@ def test_helium_kernel_matches_tflm_under_qemu(kind, at_the_limit, tmp_path, mon
         assert got == timing.check_hash(interp.get_output(0).reshape(-1), np.zeros(0, np.int8))
 
     check()
+
+
+def test_the_armv6m_high_multiply_equals_64_bit_arithmetic_under_qemu(tmp_path):
+    """The requantization's multiply in Thumb assembly against the compiler's 64-bit arithmetic
+    on the Cortex-M0 itself (random layers rarely put a rounding on its last bit)."""
+    board = boards.get(QEMU_BOARDS["armv6m"])
+    program = Path(__file__).parent / "firmware" / "high_mul_check.c"
+    elf = image.build_program([program], kernels.KERNELS, board, tmp_path / "image")
+    done = subprocess.run(qemu_command(elf, board.emulation.machine, "stdio"), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"status {done.returncode}: 1 is a wrong product, 3 or 4 a fault"
 
 
 def test_the_helium_depthwise_kernel_stores_channels_in_the_lane_order_of_its_constants():

@@ -15,12 +15,14 @@
  * the order), so its output may start before its input and overlap it as far as the
  * generator's overlap limit allows.
  *
- * Each kernel has a portable C file (kernels/portable/) and may have one for cores with
- * the DSP extension (kernels/dsp/) and one for cores with Helium (kernels/mve/), compiled
- * instead as the board's kernel path says (eenn.codegen.kernels). The portable and DSP files
- * read the constants of convolutions, depthwise convolutions and fully connected layers laid
- * out as below; the Helium files read them in another layout (see "Helium layout"), which
- * the generated model holds instead where EENN_KERNELS_MVE is 1.
+ * Each kernel has a portable C file (kernels/portable/) and may have one for Armv6-M cores
+ * (kernels/armv6m/), one for cores with the DSP extension (kernels/dsp/) and one for cores
+ * with Helium (kernels/mve/), compiled instead as the board's kernel path says
+ * (eenn.codegen.kernels). The portable and DSP files read the constants of convolutions,
+ * depthwise convolutions and fully connected layers laid out as below; the Helium files read
+ * them in another layout (see "Helium layout"), which the generated model holds instead where
+ * EENN_KERNELS_MVE is 1, and the Armv6-M convolution and fully connected files in unsigned
+ * blocks (eenn_armv6m.h), held instead where EENN_KERNELS_ARMV6M is 1.
  *
  * Paired rows: the weights of a convolution ([out_c][k_h * k_w * in_c]) and of a fully
  * connected layer ([out_n][in_n]) are rows of n values. Each row is padded with zeros to
@@ -62,6 +64,15 @@
 #define EENN_KERNELS_MVE 0
 #endif
 #endif
+/* Likewise 1 where the build compiles the Armv6-M kernels (kernels/armv6m/); by default where
+ * the compiler targets Armv6-M (Cortex-M0, M0+, M1). */
+#ifndef EENN_KERNELS_ARMV6M
+#ifdef __ARM_ARCH_6M__
+#define EENN_KERNELS_ARMV6M 1
+#else
+#define EENN_KERNELS_ARMV6M 0
+#endif
+#endif
 
 /* CONV_2D and DEPTHWISE_CONV_2D. Weights are int8 paired rows of [k_h][k_w][in_c] for a
  * convolution. A depthwise one's (out_c = in_c * depth_multiplier) are int16, in channel
@@ -87,12 +98,12 @@ typedef struct {
 
 /* `scratch`: 5 * n4 bytes (n = k_h * k_w * in_c), 4-byte aligned: two im2col columns widened
  * to 16 bits (4 * n4 bytes; the first column is read from their last quarter), and the
- * second column (DSP path); one column (MVE path). */
+ * second column (DSP path); one column (MVE and Armv6-M paths). */
 void eenn_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch, int32_t first_row,
                  int32_t end_row);
 /* Depthwise `scratch`: 4 * (k_h * k_w + k_h) + in_c4 bytes (in_c4 = in_c rounded up to a multiple
  * of 4), 4-byte aligned: a window's tap addresses, its rows' addresses and a row of the input
- * zero point (MVE path; the others need none). */
+ * zero point (MVE path); the window rows' addresses (Armv6-M path); the others need none. */
 void eenn_depthwise_conv2d(const eenn_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch,
                            int32_t first_row, int32_t end_row);
 
@@ -107,8 +118,8 @@ typedef struct {
     const int32_t *requant; /* [out_n][6]: see eenn_output_rule (Helium: see above) */
 } eenn_fully_connected_params;
 
-/* `scratch`: 2 * n4 bytes (n = in_n), 4-byte aligned: the input widened to 16 bits (DSP path;
- * the MVE path needs none). */
+/* `scratch`: 2 * n4 bytes (n = in_n), 4-byte aligned: the input widened to 16 bits (DSP path),
+ * the input made unsigned (n4 bytes, Armv6-M path); the MVE path needs none. */
 void eenn_fully_connected(const eenn_fully_connected_params *p, const int8_t *input, int8_t *output,
                           int8_t *scratch);
 
@@ -139,7 +150,8 @@ static inline void eenn_clip(int32_t origin, int32_t k, int32_t dilation, int32_
 }
 
 /* n bytes copied: on Helium sixteen at a time in a tail-predicated loop (WLSTP/LETP, the last
- * ones predicated), three instructions per sixteen bytes, where memcpy would be called. */
+ * ones predicated), three instructions per sixteen bytes; elsewhere a few bytes (an im2col
+ * tap of few channels) one by one, more by memcpy. */
 static inline void eenn_copy(int8_t *to, const int8_t *from, int32_t n)
 {
 #ifdef __ARM_FEATURE_MVE
@@ -152,7 +164,13 @@ static inline void eenn_copy(int8_t *to, const int8_t *from, int32_t n)
                      : [n] "r"(n)
                      : "q0", "lr", "memory");
 #else
-    memcpy(to, from, (size_t)n);
+    if (n < 8) {
+        for (int32_t k = 0; k < n; ++k) {
+            to[k] = from[k];
+        }
+    } else {
+        memcpy(to, from, (size_t)n);
+    }
 #endif
 }
 

@@ -15,6 +15,16 @@ static const int8_t stage0_op0_weights[128] __attribute__((aligned(4))) = {
     -65, -63, 18, 69, 14, 125, -47, 5, 112, -15, -98, 0, 0, 0, 0, 0,
     -21, 2, -56, -101, 89, 126, -29, -115, 67, 78, -69, 0, 0, 0, 0, 0
 };
+#elif EENN_KERNELS_ARMV6M /* laid out for the Armv6-M kernels */
+static const int8_t stage0_op0_weights[112] __attribute__((aligned(4))) = {
+    69, 81, 55, 14, 127, -113, 6, 60, -109, 77, -123, 82, -9, 103, 122, 31,
+    -103, -78, -41, 76, -46, 94, 25, -90, 115, 87, -94, -26, 19, 42, -127, -115,
+    52, 39, -6, 72, 33, -7, -67, 12, 70, 71, -16, 62, -120, 33, -107, -95,
+    -41, 50, -95, -33, -52, 33, 57, 124, 47, -72, 31, 34, -78, -115, 107, 35,
+    112, -84, -95, -23, 30, -57, -107, -54, 63, 65, -110, -59, 107, -126, 72, 27,
+    38, 17, 89, 1, 119, 72, -36, 3, -114, -3, 81, -123, -39, -2, 99, 13,
+    -35, 6, -14, 0, -47, 122, -120, 0, -16, 113, 30, 0, -61, -50, 59, 0
+};
 #else
 static const int8_t stage0_op0_weights[112] __attribute__((aligned(4))) = {
     -59, -47, -73, -114, -1, 15, -122, -68, 25, 50, 87, -52, 82, -34, -103, 38,
@@ -26,9 +36,15 @@ static const int8_t stage0_op0_weights[112] __attribute__((aligned(4))) = {
     14, 125, -47, 5, 89, 126, -29, -115, 112, -15, -98, 0, 67, 78, -69, 0
 };
 #endif
+#if EENN_KERNELS_ARMV6M /* laid out for the Armv6-M kernels */
+static const int32_t stage0_op0_bias[4] __attribute__((aligned(4))) = {
+    2003, 1222, -1590, 4890
+};
+#else
 static const int32_t stage0_op0_bias[4] __attribute__((aligned(4))) = {
     -31405, -32442, -29878, -33894
 };
+#endif
 #if EENN_KERNELS_MVE /* laid out for the Helium kernels */
 static const int32_t stage0_op0_requant[12] __attribute__((aligned(4))) = {
     1637673686, 1121497222, 1972657950, 1496263853, 0, 0, 0, 0, -10, -9, -10, -11

@@ -9,8 +9,8 @@
 #include "eenn_kernels.h"
 #include "eenn_simd.h"
 
-#if EENN_KERNELS_MVE
-#error "constants laid out for the Helium kernels (EENN_KERNELS_MVE is 1): this build compiles kernels/mve/ instead"
+#if EENN_KERNELS_MVE || EENN_KERNELS_ARMV6M
+#error "constants laid out for the Helium or Armv6-M kernels: this build compiles kernels/mve/ or kernels/armv6m/ instead"
 #endif
 
 #if !EENN_USE_DSP

@@ -18,7 +18,7 @@ from .. import ops, resources
 from ..errors import EennError
 from ..tflite import ir
 from ..util import atomic
-from . import fusion, memory
+from . import fusion, kernels, memory
 
 TEMPLATES = resources.templates_dir()
 KERNELS = TEMPLATES / "kernels"
@@ -59,6 +59,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["c_values"] = _c_values
+    env.globals["layout_names"] = kernels.LAYOUT_PATHS
     env.tests["const_array"] = lambda v: isinstance(v, ops.ConstArray)
     env.tests["params"] = lambda v: isinstance(v, ops.Params)
     return env

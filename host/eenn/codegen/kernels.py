@@ -1,12 +1,14 @@
 """Which kernel sources a build compiles: one variant per kernel, chosen like a driver.
 
 Every kernel has a reference C file, kernels/portable/<source>.c; a kernel may also have a
-variant of the same signature for cores with the DSP extension, kernels/dsp/<source>_dsp.c,
-and one for cores with Helium, kernels/mve/<source>_mve.c. A board's `kernels` ("portable",
-"dsp" or "mve", eenn.hardware.boards) picks the path; a kernel without a variant on that path
-takes the file of the path it falls back to (mve: dsp, then portable). Generated sources hold every file
-(flat, in src/), so one directory serves every board; the constants a Helium kernel reads in
-another layout are there twice, one chosen by EENN_KERNELS_MVE (`defines`).
+variant of the same signature for Armv6-M cores (Cortex-M0/M0+: Thumb-1, no DSP),
+kernels/armv6m/<source>_armv6m.c, one for cores with the DSP extension,
+kernels/dsp/<source>_dsp.c, and one for cores with Helium, kernels/mve/<source>_mve.c. A
+board's `kernels` (eenn.hardware.boards) picks the path; a kernel without a variant on that
+path takes the file of the path it falls back to (mve: dsp, then portable). Generated sources
+hold every file (flat, in src/), so one directory serves every board; the constants the
+Helium and Armv6-M kernels read in layouts of their own are there once per layout, one chosen
+by EENN_KERNELS_MVE and EENN_KERNELS_ARMV6M (`defines`).
 """
 
 import re
@@ -14,6 +16,9 @@ from pathlib import Path
 
 from .. import ops, resources
 from ..hardware.boards import KERNEL_PATHS as PATHS
+
+# paths whose kernels read constants laid out for them (ConstArray.layouts), and their names
+LAYOUT_PATHS = {"mve": "Helium", "armv6m": "Armv6-M"}
 
 KERNELS = resources.templates_dir() / "kernels"
 INCLUDE = re.compile(r'^#include "([^"]+)"', re.MULTILINE)
@@ -49,11 +54,11 @@ def headers(files: list) -> list:
 
 
 def defines(path: str) -> list:
-    """The compiler flags of kernel path `path`: EENN_KERNELS_MVE picks the constants' layout
-    (eenn_kernels.h)."""
+    """The compiler flags of kernel path `path`: EENN_KERNELS_MVE and EENN_KERNELS_ARMV6M pick
+    the constants' layout (eenn_kernels.h)."""
     if path not in PATHS:
         raise ValueError(f"kernel path {path!r} is not one of {tuple(PATHS)}")
-    return [f"-DEENN_KERNELS_MVE={int(path == 'mve')}"]
+    return [f"-DEENN_KERNELS_{layout.upper()}={int(path == layout)}" for layout in LAYOUT_PATHS]
 
 
 def sources(src: Path, path: str) -> list:

@@ -16,14 +16,16 @@ from ..errors import EennError
 from ..tflite.reference import run_chained
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
-PATHS = {"portable": (), "dsp": ("-DEENN_EMULATE_DSP",)}  # kernel paths (codegen.kernels); dsp: on C stand-ins
+# the kernel paths that run here (codegen.kernels) and their own flags: dsp on C stand-ins, armv6m in C
+PATHS = {"portable": (), "armv6m": (), "dsp": ("-DEENN_EMULATE_DSP",)}
 
 
 def compile_shared(src: Path, library: Path, compiler: str = "gcc", path: str = "portable") -> Path:
     """Compile the generated C of `src` into one shared library, with the kernels of `path`;
     raises EennError with the compiler's message."""
     sources = [str(p) for p in kernels.sources(src, path)]
-    cmd = [compiler, *CFLAGS, *PATHS[path], "-fPIC", "-shared", "-I", str(src), *sources, "-o", str(library)]
+    cmd = [compiler, *CFLAGS, *kernels.defines(path), *PATHS[path], "-fPIC", "-shared", "-I", str(src), *sources,
+           "-o", str(library)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise EennError(f"{compiler} failed on {src}: {done.stderr.strip()}")

@@ -186,16 +186,23 @@ def _check_tools() -> None:
 def build_benchmark(src: Path, board: boards.Board, out: Path) -> Path:
     """An emulated image that times every stage of the generated sources in `src` (bench.c)
     instead of serving samples; returns its ELF, written into `out`."""
+    return build_program(kernels.sources(src, board.kernels) + [SOURCES / "bench.c"], Path(src), board, out)
+
+
+def build_program(sources: list, include: Path, board: boards.Board, out: Path) -> Path:
+    """An emulated image of `sources` (one of them defines main; headers from `include` and the
+    firmware's own, hal.h) with the board's startup, UART and counter, compiled with the flags
+    of its kernel path; returns its ELF, written into `out`."""
     if board.emulation is None:
         raise EennError(f"board {board.name} has no emulation entry")
     _check_tools()
     rendered = _render(board, True, "benchmark", bytes(32), "benchmark", num_stages=0)
-    sources = kernels.sources(src, board.kernels) + [SOURCES / name for name in ["bench.c", *rendered["sources"]]]
+    sources = [*sources, *(SOURCES / name for name in rendered["sources"])]
     with atomic.staged_directory(out) as tmp:
         (tmp / "firmware_config.h").write_text(rendered["firmware_config.h"])
         (tmp / "protocol.h").write_text(rendered["protocol.h"])
         (tmp / "linker.ld").write_text(rendered["linker.ld"])
-        _compile(tmp, sources, Path(src), board)
+        _compile(tmp, sources, Path(include), board)
     return Path(out) / "firmware.elf"
 
 

@@ -19,7 +19,8 @@ TIMER_HZ = {"nrf-timer": 16_000_000}  # counters that tick at their own rate, no
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")  # cores with the DSP extension (SMLAD, SXTB16)
 MVE_CORES = ("cortex-m55",)  # cores with Helium, the M-profile vector extension
 # eenn.codegen.kernels: each path and the paths a kernel without a file of its own there falls back to, in order
-KERNEL_PATHS = {"portable": ("portable",), "dsp": ("dsp", "portable"), "mve": ("mve", "dsp", "portable")}
+KERNEL_PATHS = {"portable": ("portable",), "armv6m": ("armv6m", "portable"), "dsp": ("dsp", "portable"),
+                "mve": ("mve", "dsp", "portable")}
 PATH_CORES = {"dsp": DSP_CORES, "mve": MVE_CORES}
 FLASH_TOOLS = {"pyocd": "target", "openocd": "scripts", "nrfjprog": "target", "none": "note"}  # tool: key it needs
 
@@ -151,7 +152,7 @@ def load(path: Path) -> Board:
     raw.setdefault("cflags", [])
     board = fields.from_table(Board, raw, str(path))
     _check_numbers(path, "", board)
-    best = "mve" if board.cpu in MVE_CORES else "dsp" if board.cpu in DSP_CORES else "portable"
+    best = "mve" if board.cpu in MVE_CORES else "dsp" if board.cpu in DSP_CORES else "armv6m"
     board = replace(board, kernels=board.kernels or best)
     if board.kernels not in KERNEL_PATHS:
         raise EennError(f"{path}: kernels must be one of {', '.join(KERNEL_PATHS)}, not '{board.kernels}'")

@@ -16,7 +16,7 @@ class ConstArray:
     name: str  # unique within the op, e.g. "weights"
     ctype: str  # int8_t, int16_t or int32_t
     values: tuple
-    helium: "ConstArray | None" = None  # the same constant as the Helium kernels read it (EENN_KERNELS_MVE)
+    layouts: tuple = ()  # (kernel path, ConstArray): the same constant as that path's kernels read it
 
 
 @dataclass(frozen=True)

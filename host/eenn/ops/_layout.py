@@ -1,5 +1,6 @@
 """Constant arrays in the order the kernels read them (eenn_kernels.h): for the portable and
-DSP kernels, and for the Helium kernels (ConstArray.helium, eenn_mve.h)."""
+DSP kernels, and in layouts of their own for the Helium kernels (eenn_mve.h) and the Armv6-M
+kernels (eenn_armv6m.h), ConstArray.layouts."""
 
 import numpy as np
 
@@ -42,6 +43,18 @@ def _row_blocks(weights: np.ndarray) -> tuple:
     return _values(padded.reshape(blocks, 4, chunks, 16).transpose(0, 2, 1, 3))
 
 
+def _unsigned_blocks(weights: np.ndarray) -> tuple:
+    """Weights [rows][n] as unsigned bytes w + 128 (an int8 of the same bits): rows padded with
+    zeros to a multiple of 4 values and, with rows of zeros, to a multiple of 4 rows; in blocks
+    of four rows interleaved four values at a time."""
+    rows, n = weights.shape
+    groups, blocks = -(-n // 4), -(-rows // 4)
+    padded = np.zeros((blocks * 4, groups * 4), np.int64)
+    padded[:rows, :n] = weights.astype(np.int64) + 128
+    stored = padded.reshape(blocks, 4, groups, 4).transpose(0, 2, 1, 3)
+    return _values(np.where(stored >= 128, stored - 256, stored))
+
+
 def _folded(bias: np.ndarray, weights: np.ndarray, input_offset: int) -> np.ndarray:
     """Per row of `weights` [rows][n], its bias plus input_offset times the row's sum, as int32
     arithmetic wraps: a kernel then adds up weight times input, the input offset left out, and
@@ -79,9 +92,10 @@ def _helium_requant(multipliers, shifts, order: np.ndarray) -> tuple:
     return _values(np.stack([c.reshape(-1, 4) for c in columns], axis=1))
 
 
-def _array(name: str, ctype: str, values: tuple, helium: ConstArray) -> ConstArray:
-    """A constant, with its Helium layout where that differs."""
-    return ConstArray(name, ctype, values, None if (helium.ctype, helium.values) == (ctype, values) else helium)
+def _array(name: str, ctype: str, values: tuple, **layouts: ConstArray) -> ConstArray:
+    """A constant, with its layout for each kernel path in `layouts` where that differs."""
+    return ConstArray(name, ctype, values, tuple((path, layout) for path, layout in layouts.items()
+                                                 if (layout.ctype, layout.values) != (ctype, values)))
 
 
 def requant_records(multipliers, shifts) -> ConstArray:
@@ -92,23 +106,30 @@ def requant_records(multipliers, shifts) -> ConstArray:
 def _requant(multipliers, shifts, order: np.ndarray) -> ConstArray:
     """Per channel records, and for the Helium kernels groups of four lanes in `order`."""
     return _array("requant", "int32_t", _requant_records(multipliers, shifts),
-                  ConstArray("requant", "int32_t", _helium_requant(multipliers, shifts, order)))
+                  mve=ConstArray("requant", "int32_t", _helium_requant(multipliers, shifts, order)))
 
 
-def _bias(bias: ConstArray, values, helium: np.ndarray, order: np.ndarray) -> ConstArray:
-    """A bias of `values`, and for the Helium kernels `helium` in lane order `order`."""
-    lanes = ConstArray(bias.name, bias.ctype, _values(_lanes(helium, order)))
-    return _array(bias.name, bias.ctype, _values(values), lanes)
+def _bias(bias: ConstArray, values, **layouts) -> ConstArray:
+    """A bias of `values`, and for each kernel path in `layouts` its values."""
+    return _array(bias.name, bias.ctype, _values(values),
+                  **{path: ConstArray(bias.name, bias.ctype, _values(v)) for path, v in layouts.items()})
 
 
 def row_layer(weights: np.ndarray, bias: ConstArray, input_offset: int, multipliers, shifts) -> tuple:
     """The weights, bias and requantization of a convolution or fully connected layer, weights
     [rows][n]: paired rows and a folded bias, per channel records; for the Helium kernels row
-    blocks, the bias and requantization of each block's four rows together."""
+    blocks, the bias and requantization of each block's four rows together; for the Armv6-M
+    kernels unsigned blocks and the bias folded for them (they add up (w + 128) (x + 128) and
+    take away 128 times the input's sum: the bias holds (input_offset - 128) times the row's
+    sum)."""
     folded = _folded(np.asarray(bias.values), weights, input_offset)
     order = np.arange(len(weights))
-    return (_array("weights", "int8_t", _paired_rows(weights), ConstArray("weights", "int8_t", _row_blocks(weights))),
-            _bias(bias, folded, folded, order), _requant(multipliers, shifts, order))
+    return (_array("weights", "int8_t", _paired_rows(weights),
+                   mve=ConstArray("weights", "int8_t", _row_blocks(weights)),
+                   armv6m=ConstArray("weights", "int8_t", _unsigned_blocks(weights))),
+            _bias(bias, folded, mve=_lanes(folded, order),
+                  armv6m=_folded(np.asarray(bias.values), weights, input_offset - 128)),
+            _requant(multipliers, shifts, order))
 
 
 def depthwise_lanes(channels: int, multiplier: int) -> np.ndarray:
@@ -139,5 +160,5 @@ def depthwise_layer(weights: np.ndarray, bias: ConstArray, input_offset: int, mu
     blocks = taps.shape[1] // 16 if depth_multiplier == 1 else 0
     sixteens = taps[:, :16 * blocks].reshape(len(taps), blocks, 16).transpose(1, 0, 2)
     helium = np.concatenate([sixteens.reshape(-1), taps[:, 16 * blocks:].reshape(-1)])
-    return (_array("weights", "int16_t", _values(wide), ConstArray("weights", "int8_t", _values(helium))),
-            _bias(bias, bias.values, folded, order), _requant(multipliers, shifts, order))
+    return (_array("weights", "int16_t", _values(wide), mve=ConstArray("weights", "int8_t", _values(helium))),
+            _bias(bias, bias.values, mve=_lanes(folded, order)), _requant(multipliers, shifts, order))

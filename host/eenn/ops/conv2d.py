@@ -94,9 +94,10 @@ class Conv2D(WindowedOp):
     function = "eenn_conv2d"
     source = "conv2d"
     # im2col columns (padded to n4 values; rows cut by the border copied tap by tap), a dot product
-    # per output over all of them; on Helium blocks of four rows, sixteen values at a time
+    # per output over all of them; on Helium blocks of four rows, sixteen values at a time; on
+    # Armv6-M blocks of four rows over the whole column
     features = ("calls", "positions", "column_rows", "column_values", "split_taps", "macs", "padded_macs", "outputs",
-                "row_blocks", "block_chunks")
+                "row_blocks", "block_chunks", "block_values")
 
     def lower(self, o):
         p = conv_params(o, depthwise=False)
@@ -120,7 +121,7 @@ class Conv2D(WindowedOp):
                 "column_values": positions * padded, "split_taps": int(rows.sum()) * split * p.k_w,
                 "macs": positions * n * p.out_c,
                 "padded_macs": positions * padded * p.out_c, "outputs": positions * p.out_c,
-                "row_blocks": blocks, "block_chunks": blocks * -(-n // 16)}
+                "row_blocks": blocks, "block_chunks": blocks * -(-n // 16), "block_values": blocks * padded}
 
     def trace(self, call, first_row, end_row):
         """A convolution reads the window of an output position before writing its channels."""

@@ -28,9 +28,10 @@ class FullyConnected(OpKind):
     function = "eenn_fully_connected"
     source = "fully_connected"
     # input widened once; rows four at a time, the rest in a pair or alone (requantized one by one);
-    # on Helium blocks of four rows, sixteen values at a time
+    # on Helium blocks of four rows, sixteen values at a time; on Armv6-M blocks of four rows over
+    # the whole input
     features = ("calls", "groups", "macs", "padded_macs", "remainder_macs", "outputs", "remainder_outputs",
-                "row_blocks", "block_chunks")
+                "row_blocks", "block_chunks", "block_values")
 
     def lower(self, o):
         x, in_scale, in_zp = o.activation(0)
@@ -60,7 +61,7 @@ class FullyConnected(OpKind):
         blocks = -(-p.out_n // 4)
         return {"calls": 1, "groups": padded // 4, "macs": p.in_n * p.out_n, "padded_macs": padded * p.out_n,
                 "remainder_macs": padded * (p.out_n % 4), "outputs": p.out_n, "remainder_outputs": p.out_n % 4,
-                "row_blocks": blocks, "block_chunks": blocks * -(-p.in_n // 16)}
+                "row_blocks": blocks, "block_chunks": blocks * -(-p.in_n // 16), "block_values": blocks * padded}
 
 
 OPS = (FullyConnected(),)
